@@ -1,0 +1,5 @@
+"""`python -m cwpublish` runs the command-line interface."""
+
+from cwpublish.cli import main
+
+main()

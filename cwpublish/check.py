@@ -1,0 +1,215 @@
+"""`check-config`: prove a configuration before money depends on it.
+
+Offline checks read the file, the keyring and this month's usage; `--online` also logs in to
+each ConnectWise site and verifies every Managed ID. Each check is a line marked ok, warn or fail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from cwpublish import credentials
+from cwpublish.config import Config, Partner
+from cwpublish.connectwise import ConnectWiseClient
+from cwpublish.errors import EXIT_FAILED, EXIT_LOGIN, EXIT_OK, EXIT_USAGE, CwpublishError
+from cwpublish.publishing import partner_period
+from cwpublish.schedule import run_date
+from cwpublish.usage import read_usage
+
+
+@dataclass
+class Check:
+    """One line of the checklist."""
+
+    status: str  # ok | warn | fail
+    scope: str  # a partner name, "smtp" or "config"
+    message: str
+    exit_code: int = EXIT_OK
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_config(config: Config, partners: list[Partner], online: bool) -> list[Check]:
+    checks = [
+        Check(
+            "ok",
+            "config",
+            f"{config.path}: valid, {len(config.partners)} partner(s); state in {config.state_dir}",
+        )
+    ]
+    checks += [Check("warn", "config", w) for w in config.warnings]
+    checks += _smtp(config)
+    for partner in partners:
+        checks += _partner(partner, online)
+    return checks
+
+
+def _smtp(config: Config) -> list[Check]:
+    smtp = config.smtp
+    if smtp is None:
+        return [Check("warn", "smtp", "no smtp section: managers will not be emailed")]
+    checks = [Check("ok", "smtp", f"{smtp.host}:{smtp.port} ({smtp.security}), from {smtp.sender}")]
+    if smtp.username:
+        checks.append(
+            _secret(
+                credentials.smtp_key(smtp),
+                "smtp",
+                f"SMTP password for {smtp.username}",
+                "cwpublish credentials set --smtp",
+            )
+        )
+    return checks
+
+
+def _secret(key: str, scope: str, what: str, hint: str) -> Check:
+    try:
+        if credentials.has_secret(key):
+            return Check("ok", scope, f"{what} is in the keyring ({credentials.backend_name()})")
+        return Check("fail", scope, f"{what} is not in the keyring; run `{hint}`", EXIT_USAGE)
+    except CwpublishError as e:
+        return Check("fail", scope, str(e), e.exit_code)
+
+
+def _partner(partner: Partner, online: bool) -> list[Check]:
+    name, cw = partner.name, partner.connectwise
+    checks = [
+        Check(
+            "ok",
+            name,
+            f"ConnectWise site {cw.endpoint} (company {cw.company_id}, "
+            f"login {cw.integrator_username})",
+        )
+    ]
+    if cw.allow_insecure_http and cw.site.startswith("http://"):
+        checks.append(
+            Check("warn", name, "plain http:// site (allow_insecure_http): only for the simulator")
+        )
+    period = partner_period(partner)
+    if partner.schedule:
+        s = partner.schedule
+        tz = s.timezone or "the machine's time zone"
+        checks.append(
+            Check(
+                "ok",
+                name,
+                f"automatic publishing on day {s.day} ({tz}), "
+                f"{s.period} month, catch-up {s.catch_up_days} days",
+            )
+        )
+        missing = [m for m in range(1, 13) if run_date(type(period)(period.year, m), s.day) is None]
+        if missing:
+            checks.append(
+                Check(
+                    "warn",
+                    name,
+                    f"day {s.day} does not exist in every month: "
+                    f"{len(missing)} month(s) a year are skipped "
+                    "(source document)",
+                )
+            )
+    else:
+        checks.append(Check("ok", name, "no schedule: manual publishing only"))
+    if not partner.managers:
+        checks.append(Check("warn", name, "no managers: nobody is emailed after a publish"))
+    password = _secret(
+        credentials.partner_key(partner),
+        name,
+        f"integrator password for {cw.integrator_username}",
+        f"cwpublish credentials set --partner {name}",
+    )
+    checks.append(password)
+    checks += _usage(partner, period)
+    if online:
+        if password.status != "ok":
+            checks.append(
+                Check("fail", name, "online checks skipped: no integrator password", EXIT_USAGE)
+            )
+        else:
+            checks += _online(partner)
+    return checks
+
+
+def _usage(partner: Partner, period) -> list[Check]:
+    name = partner.name
+    try:
+        usage = read_usage(partner.usage, period)
+    except CwpublishError as e:
+        return [Check("fail", name, f"usage for {period}: {e}", e.exit_code)]
+    checks = [
+        Check("ok", name, f"usage for {period}: {len(usage.rows)} row(s) from {usage.source}")
+    ]
+    configured = {c.name for c in partner.clients}
+    unmapped = [n for n in usage.rows if n not in configured]
+    if unmapped:
+        checks.append(
+            Check(
+                "warn",
+                name,
+                f"unmapped usage rows (no client in the config): {', '.join(unmapped)}",
+            )
+        )
+    no_usage = [c.name for c in partner.clients if c.publish and c.name not in usage.rows]
+    if no_usage:
+        checks.append(
+            Check(
+                "warn",
+                name,
+                f"selected clients without a usage row for {period} "
+                f"(would fail): {', '.join(no_usage)}",
+            )
+        )
+    return checks
+
+
+def _online(partner: Partner) -> list[Check]:
+    name, cw = partner.name, partner.connectwise
+    try:
+        password = credentials.get_secret(credentials.partner_key(partner), "password", "")
+        client = ConnectWiseClient(cw, password)
+    except CwpublishError as e:
+        return [Check("fail", name, str(e), e.exit_code)]
+    try:
+        try:
+            answer = client.management_it_name()
+        except CwpublishError as e:
+            code = (
+                EXIT_LOGIN
+                if getattr(e, "kind", "") == "fault"
+                or getattr(e, "http_status", None) in (401, 403)
+                else EXIT_FAILED
+            )
+            return [Check("fail", name, f"login: {e}", code)]
+        if not answer:
+            return [
+                Check(
+                    "fail",
+                    name,
+                    f"Management IT Name {cw.management_it_name!r} not found in ConnectWise",
+                    EXIT_LOGIN,
+                )
+            ]
+        checks = [Check("ok", name, f"logged in; Management IT Name {answer!r} exists")]
+        try:
+            known = client.managed_ids()
+        except CwpublishError as e:
+            return [*checks, Check("warn", name, f"could not verify Managed IDs ({e})")]
+        missing = [
+            f"{c.name} ({c.managed_id})" for c in partner.clients if c.managed_id not in known
+        ]
+        if missing:
+            checks.append(
+                Check(
+                    "fail",
+                    name,
+                    f"Managed IDs not set up in ConnectWise: {', '.join(missing)}",
+                    EXIT_USAGE,
+                )
+            )
+        else:
+            checks.append(
+                Check("ok", name, f"all {len(partner.clients)} Managed IDs exist in ConnectWise")
+            )
+        return checks
+    finally:
+        client.close()

@@ -1,0 +1,238 @@
+"""SOAP client for the three ConnectWise Managed Device API operations cwpublish uses.
+
+zeep reads the bundled WSDL (or the site's live `?wsdl` when asked), so no large WSDL is fetched
+on every run; the binding is pointed at `{site}{api_path}`. Every call has a time-out, XML DTDs
+and entities are refused, and every failure becomes a ConnectWiseError whose text never holds
+the password.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib import resources
+from urllib.parse import urlsplit
+
+from cwpublish.config import ConnectWise
+from cwpublish.errors import ConnectWiseError
+from cwpublish.period import Period
+
+NAMESPACE = "http://connectwise.com"
+BINDING = f"{{{NAMESPACE}}}ManagedDeviceApiSoap"
+MAX_ERROR_TEXT = 300
+
+
+@dataclass(frozen=True)
+class DeviceUpdate:
+    """One client's Backup Stats for a period, as sent in a ManagedDevice."""
+
+    client: str
+    managed_id: str
+    billable_gb: Decimal
+    period: Period
+
+
+def bundled_wsdl() -> str:
+    return str(resources.files("cwpublish") / "wsdl" / "ManagedDeviceApi.wsdl")
+
+
+def device_identifier(managed_id: str) -> str:
+    """Stable per client, so repeated publishes update one configuration record."""
+    return f"rcloud-{managed_id}"
+
+
+def redact(text: str, secret: str | None) -> str:
+    """`text` with every occurrence of `secret` masked."""
+    return text.replace(secret, "********") if secret else text
+
+
+class ConnectWiseClient:
+    """One partner's ConnectWise site, logged in with its integrator credentials."""
+
+    def __init__(self, cw: ConnectWise, password: str):
+        import requests
+        from zeep import Client, Settings
+
+        self.cw = cw
+        self._password = password
+        session = requests.Session()
+        session.verify = cw.ca_bundle or True
+        session.headers["User-Agent"] = "cwpublish"
+        transport = _checked_transport()(
+            session=session, timeout=cw.timeout, operation_timeout=cw.timeout
+        )
+        settings = Settings(
+            strict=True,
+            xml_huge_tree=False,
+            forbid_dtd=True,
+            forbid_entities=True,
+            forbid_external=True,
+        )
+        wsdl = cw.endpoint + "?wsdl" if cw.wsdl == "live" else bundled_wsdl()
+        self._client = self._guard(
+            "WSDL", lambda: Client(wsdl, transport=transport, settings=settings)
+        )
+        self._service = self._client.create_service(BINDING, cw.endpoint)
+
+    def close(self) -> None:
+        self._client.transport.session.close()
+
+    def credentials(self) -> dict:
+        return {
+            "CompanyId": self.cw.company_id,
+            "IntegratorLoginId": self.cw.integrator_username,
+            "IntegratorPassword": self._password,
+        }
+
+    def management_it_name(self) -> str:
+        """GetManagementItSetupsName: proves site, login and Management IT Name in one call."""
+        result = self._guard(
+            "GetManagementItSetupsName",
+            lambda: self._service.GetManagementItSetupsName(
+                credentials=self.credentials(), managementSolutionName=self.cw.management_it_name
+            ),
+        )
+        return (result or "").strip()
+
+    def managed_ids(self) -> set[str]:
+        """GetManagedGroup: the Managed IDs that companies configured for this solution."""
+        result = self._guard(
+            "GetManagedGroup",
+            lambda: self._service.GetManagedGroup(
+                credentials=self.credentials(),
+                managementSolutionName=self.cw.management_it_name,
+                managementItSetupName=self.cw.management_it_name,
+            ),
+        )
+        groups = result if isinstance(result, list) else getattr(result, "ManagedGroup", None)
+        return {g.GroupIdentifier for g in groups or [] if g is not None and g.GroupIdentifier}
+
+    def update_devices(self, devices: list[DeviceUpdate]) -> str | None:
+        """UpdateManagedDevices for a batch; the error text ConnectWise returned, or None."""
+        result = self._guard(
+            "UpdateManagedDevices",
+            lambda: self._service.UpdateManagedDevices(
+                credentials=self.credentials(),
+                managementSolutionName=self.cw.management_it_name,
+                managedDevices={"ManagedDevice": [self._device(d) for d in devices]},
+            ),
+        )
+        text = (result or "").strip()
+        return redact(text, self._password)[:MAX_ERROR_TEXT] if text else None
+
+    def _device(self, d: DeviceUpdate) -> dict:
+        return {
+            "Type": self.cw.backup_stats_name,
+            "ManagedIdentifier": d.managed_id,
+            "Device": {
+                "DeviceName": f"rCloud Backup - {d.client}",
+                "DeviceIdentifier": device_identifier(d.managed_id),
+                "BackupBillableSpaceGb": d.billable_gb,
+                "BackupYear": d.period.year,
+                "BackupMonth": d.period.month,
+            },
+        }
+
+    def _guard(self, operation: str, call):
+        """Run a zeep call, turning every failure into a ConnectWiseError without secrets."""
+        import requests
+        from zeep import exceptions as zx
+
+        host = urlsplit(self.cw.site).hostname
+        try:
+            return call()
+        except zx.Fault as e:
+            message = redact(str(e.message or "no fault text"), self._password)
+            raise ConnectWiseError(
+                operation, f"SOAP fault: {message[:MAX_ERROR_TEXT]}", kind="fault"
+            ) from None
+        except (zx.TransportError, NotSoap) as e:
+            code = e.status if isinstance(e, NotSoap) else e.status_code
+            if code in (200, 500):
+                raise ConnectWiseError(
+                    operation,
+                    f"{host} answered HTTP {code} with "
+                    f"{e.content_type}, not SOAP (a proxy or login page?)",
+                    kind="response",
+                    http_status=code,
+                ) from None
+            what = {
+                401: "unauthorized",
+                403: "forbidden",
+                404: "not found (check api_path)",
+                429: "too many requests",
+                502: "bad gateway",
+                503: "service unavailable",
+                504: "gateway time-out",
+            }.get(code, "error")
+            page = " (an HTML page)" if isinstance(e, NotSoap) and "html" in e.content_type else ""
+            raise ConnectWiseError(
+                operation, f"HTTP {code} {what} from {host}{page}", kind="http", http_status=code
+            ) from None
+        except (zx.DTDForbidden, zx.EntitiesForbidden):
+            raise ConnectWiseError(
+                operation,
+                f"{host} answered with a DTD or XML entities; refused (possible XXE attack)",
+                kind="response",
+            ) from None
+        except (zx.XMLSyntaxError, zx.XMLParseError, zx.ValidationError, zx.LookupError) as e:
+            raise ConnectWiseError(
+                operation,
+                f"{host} answered with something that is not the "
+                f"expected SOAP response ({type(e).__name__})",
+                kind="response",
+            ) from None
+        except requests.exceptions.SSLError:
+            raise ConnectWiseError(
+                operation,
+                f"TLS certificate of {host} could not be verified "
+                "(for a private CA set connectwise.ca_bundle)",
+            ) from None
+        except requests.exceptions.Timeout:
+            raise ConnectWiseError(
+                operation, f"{host} did not answer within {self.cw.timeout:g}s"
+            ) from None
+        except requests.exceptions.ConnectionError as e:
+            raise ConnectWiseError(operation, f"cannot connect to {host}: {_reason(e)}") from None
+        except requests.exceptions.RequestException as e:
+            raise ConnectWiseError(
+                operation, f"request to {host} failed ({type(e).__name__})"
+            ) from None
+
+
+class NotSoap(Exception):
+    """The server answered, but not with SOAP (a proxy's HTML page, a bare HTTP error)."""
+
+    def __init__(self, status: int, content_type: str):
+        self.status = status
+        self.content_type = content_type
+
+
+def _checked_transport():
+    """zeep's Transport, refusing answers that cannot be SOAP before zeep tries to read them."""
+    from zeep.transports import Transport
+
+    class CheckedTransport(Transport):
+        def post(self, address, message, headers):
+            response = super().post(address, message, headers)
+            ctype = response.headers.get("Content-Type", "")
+            if response.status_code not in (200, 500) or "xml" not in ctype.lower():
+                raise NotSoap(response.status_code, ctype.split(";")[0] or "no content type")
+            return response
+
+    return CheckedTransport
+
+
+def _reason(e: Exception) -> str:
+    text = str(e)
+    for known in (
+        "Connection refused",
+        "Name or service not known",
+        "Connection reset",
+        "Remote end closed connection",
+        "No route to host",
+        "timed out",
+    ):
+        if known in text:
+            return known.lower()
+    return type(e).__name__

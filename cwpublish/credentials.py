@@ -1,0 +1,90 @@
+"""Passwords in the OS keyring: the integrator password per partner and the SMTP password.
+
+Nothing here ever prints, logs or returns a password except to the caller that sends it.
+Under cron there is usually no desktop keyring (no D-Bus session), so every keyring failure is
+turned into one error that says how to fix it.
+"""
+
+from __future__ import annotations
+
+from cwpublish.config import Partner, Smtp
+from cwpublish.errors import CredentialsError
+
+SERVICE = "cwpublish"
+KEYRING_HINT = (
+    "no usable keyring backend (common under cron or ssh, where no desktop keyring runs); "
+    "install keyrings.alt (`pip install cwpublish[cron]`) and set "
+    "PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring, or run inside "
+    "`dbus-run-session` with an unlocked keyring"
+)
+
+
+def partner_key(partner: Partner) -> str:
+    """The keyring user name under which a partner's integrator password is stored."""
+    return f"connectwise:{partner.name}"
+
+
+def smtp_key(smtp: Smtp) -> str:
+    return f"smtp:{smtp.username or ''}@{smtp.host}"
+
+
+def get_secret(key: str, what: str, set_hint: str) -> str:
+    """The stored secret; CredentialsError if it is missing or the keyring is unusable."""
+    value = _call("get_password", key)
+    if not value:
+        raise CredentialsError(f"{what} is not in the keyring; run `{set_hint}`")
+    return value
+
+
+def has_secret(key: str) -> bool:
+    """Whether a secret is stored (never returns the value)."""
+    return bool(_call("get_password", key))
+
+
+def set_secret(key: str, value: str) -> None:
+    if not value:
+        raise CredentialsError("refusing to store an empty password")
+    _call("set_password", key, value)
+
+
+def delete_secret(key: str) -> bool:
+    """Delete a secret; False if there was none."""
+    import keyring.errors
+
+    try:
+        _call("delete_password", key)
+    except CredentialsError as e:
+        if isinstance(e.__cause__, keyring.errors.PasswordDeleteError):
+            return False
+        raise
+    return True
+
+
+def backend_name() -> str:
+    import keyring
+
+    try:
+        backend = keyring.get_keyring()
+    except Exception as e:  # noqa: BLE001 - any backend failure is a keyring problem
+        raise CredentialsError(f"keyring: {type(e).__name__}; {KEYRING_HINT}") from None
+    return f"{type(backend).__module__}.{type(backend).__name__}"
+
+
+def _call(name: str, key: str, *args: str) -> str | None:
+    import keyring
+    import keyring.errors
+
+    try:
+        return getattr(keyring, name)(SERVICE, key, *args)
+    except keyring.errors.PasswordDeleteError as e:
+        raise CredentialsError(f"no keyring entry for {key}") from e
+    except keyring.errors.NoKeyringError:
+        raise CredentialsError(f"keyring: {KEYRING_HINT}") from None
+    except keyring.errors.KeyringLocked:
+        raise CredentialsError(
+            f"keyring is locked; unlock it (or use a file backend under cron): {KEYRING_HINT}"
+        ) from None
+    except Exception as e:  # noqa: BLE001 - backends raise anything (D-Bus, OS errors)
+        raise CredentialsError(
+            f"keyring backend failed ({type(e).__name__}); {KEYRING_HINT}"
+        ) from None

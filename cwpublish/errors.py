@@ -1,0 +1,97 @@
+"""Typed errors and the exit codes they map to.
+
+Core modules raise these; only the CLI turns them into messages and exit codes, so a script can
+rely on the codes and a person never sees a traceback.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0  # everything published, or nothing was due
+EXIT_FAILED = 1  # nothing published: ConnectWise unreachable, SOAP fault, ...
+EXIT_USAGE = 2  # bad configuration, usage data, option, or missing credentials
+EXIT_PARTIAL = 3  # some clients published, some failed
+EXIT_LOCKED = 11  # another publish holds the lock
+EXIT_LOGIN = 12  # ConnectWise rejected the login or the Management IT Name
+
+EXIT_CODES = {
+    EXIT_OK: "all selected clients published, or nothing was due",
+    EXIT_FAILED: "nothing published (ConnectWise unreachable, SOAP fault, time-out)",
+    EXIT_USAGE: "configuration, usage data, option or credentials error; nothing was sent",
+    EXIT_PARTIAL: "partial: some clients published, some failed",
+    EXIT_LOCKED: "another publish holds the lock",
+    EXIT_LOGIN: "ConnectWise rejected the integrator login or the Management IT Name",
+}
+
+# When several partners end differently, the run exits with the most severe code.
+_SEVERITY = [EXIT_OK, EXIT_PARTIAL, EXIT_FAILED, EXIT_USAGE, EXIT_LOGIN, EXIT_LOCKED]
+
+
+def worst_exit_code(codes: list[int]) -> int:
+    """The most severe of several exit codes (0 for none)."""
+    return max(codes, key=_SEVERITY.index, default=EXIT_OK)
+
+
+class CwpublishError(Exception):
+    """Base of every error cwpublish reports to the user; `str()` is the one-line message."""
+
+    exit_code = EXIT_FAILED
+
+
+class ConfigError(CwpublishError):
+    """The configuration file is missing or wrong; carries every problem found."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, path: str, problems: list[str]):
+        self.path = path
+        self.problems = problems
+        super().__init__("\n".join(f"{path}: {p}" for p in problems))
+
+
+class InputError(CwpublishError):
+    """Bad usage data, a bad option value or an unknown client/partner name."""
+
+    exit_code = EXIT_USAGE
+
+
+class CredentialsError(CwpublishError):
+    """A password is missing from the keyring or no usable keyring exists."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConnectWiseError(CwpublishError):
+    """A ConnectWise call failed: transport error, HTTP error or SOAP fault."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(
+        self,
+        operation: str,
+        message: str,
+        *,
+        kind: str = "transport",
+        http_status: int | None = None,
+    ):
+        self.operation = operation
+        self.kind = kind  # transport | http | fault | response
+        self.http_status = http_status
+        super().__init__(f"{operation}: {message}")
+
+
+class LoginRejected(CwpublishError):
+    """The login pre-flight was refused: wrong credentials or Management IT Name."""
+
+    exit_code = EXIT_LOGIN
+
+
+class LockHeld(CwpublishError):
+    """Another publish is running."""
+
+    exit_code = EXIT_LOCKED
+
+
+class StateError(CwpublishError):
+    """The state directory or a state file cannot be written or read."""
+
+    exit_code = EXIT_FAILED

@@ -1,0 +1,164 @@
+"""Human-readable text: aligned tables and one-line summaries (JSON output is the entry dicts).
+
+Colour is applied only when the caller says the stream is a terminal and NO_COLOR is unset.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+_COLOURS = {"green": "32", "red": "31", "yellow": "33", "bold": "1", "dim": "2"}
+_STATUS_COLOUR = {
+    "published": "green",
+    "success": "green",
+    "failed": "red",
+    "partial": "yellow",
+    "skipped": "dim",
+    "unmapped": "yellow",
+    "sent": "green",
+}
+
+
+def colour_enabled(isatty: bool) -> bool:
+    return isatty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def paint(text: str, colour: str | None, enabled: bool) -> str:
+    if not enabled or not colour:
+        return text
+    return f"\x1b[{_COLOURS[colour]}m{text}\x1b[0m"
+
+
+def table(
+    headers: list[str],
+    rows: list[list[Any]],
+    colour: bool = False,
+    status_col: int | None = None,
+    right: tuple[int, ...] = (),
+) -> str:
+    """Rows aligned under headers; `status_col` is coloured by its value."""
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+
+    def line(values: list[str], is_header: bool = False) -> str:
+        out = []
+        for i, v in enumerate(values):
+            padded = v.rjust(widths[i]) if i in right else v.ljust(widths[i])
+            if is_header:
+                padded = paint(padded, "bold", colour)
+            elif i == status_col:
+                padded = paint(padded, _STATUS_COLOUR.get(v), colour)
+            out.append(padded)
+        return "  ".join(out).rstrip()
+
+    return "\n".join([line(headers, True), *(line(r) for r in cells)])
+
+
+def gb(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def summary(entry: dict) -> str:
+    """`published 12 of 12 clients`, or `FAILED: reason` (used in output and email subjects)."""
+    clients = entry["clients"]
+    published = sum(1 for c in clients if c["status"] == "published")
+    failed = sum(1 for c in clients if c["status"] == "failed")
+    total = sum(1 for c in clients if c["status"] != "skipped")
+    if entry["status"] == "failed":
+        reason = entry.get("error") or (
+            f"{failed} of {total} clients failed" if total else "nothing published"
+        )
+        return f"FAILED: {reason}"
+    text = f"published {published} of {total} client{'s' if total != 1 else ''}"
+    return text + (f" ({failed} failed)" if failed else "")
+
+
+def entry_text(entry: dict, colour: bool = False) -> str:
+    """The per-client result table of one publish, with unmapped rows and a summary line."""
+    rows = [
+        [c["name"], c["managed_id"], gb(c["billable_gb"]), c["status"], c.get("error") or ""]
+        for c in entry["clients"]
+    ]
+    rows += [
+        [u["client"], "-", gb(u["billable_gb"]), "unmapped", "no client in the config"]
+        for u in entry.get("unmapped", [])
+    ]
+    head = (
+        f"{entry['partner']} {entry['period']} ({entry['mode']}, by {entry['initiated_by']})"
+        f" -> {entry['site']}"
+    )
+    body = table(["CLIENT", "MANAGED ID", "GB", "RESULT", "REASON"], rows, colour, 3, (2,))
+    status_colour = _STATUS_COLOUR.get(entry["status"])
+    return "\n".join(
+        [
+            paint(head, "bold", colour),
+            body,
+            paint(f"{entry['partner']} {entry['period']}: {summary(entry)}", status_colour, colour),
+        ]
+    )
+
+
+def plan_text(partner: str, period: str, site: str, rows: list[list[Any]]) -> str:
+    return "\n".join(
+        [
+            f"{partner} {period} -> {site}",
+            table(["CLIENT", "MANAGED ID", "GB", "ACTION"], rows, right=(2,)),
+        ]
+    )
+
+
+def history_text(entries: list[dict], colour: bool = False) -> str:
+    if not entries:
+        return "No publish operations recorded yet."
+    rows = [
+        [
+            e["id"],
+            e["started_at"],
+            e["partner"],
+            e["mode"],
+            e["initiated_by"],
+            e["period"],
+            e["status"],
+            summary(e),
+            (e.get("notification") or {}).get("status", "-"),
+        ]
+        for e in entries
+    ]
+    return table(
+        ["ID", "STARTED", "PARTNER", "MODE", "BY", "PERIOD", "STATUS", "RESULT", "EMAIL"],
+        rows,
+        colour,
+        6,
+    )
+
+
+def entry_detail(entry: dict, colour: bool = False) -> str:
+    """Everything about one history entry (`history show ID`)."""
+    note = entry.get("notification") or {}
+    fields = [
+        ("ID", entry["id"]),
+        ("Partner", entry["partner"]),
+        ("Period", entry["period"]),
+        ("Mode", entry["mode"]),
+        ("Initiated by", entry["initiated_by"]),
+        ("Started", entry["started_at"]),
+        ("Finished", entry.get("finished_at")),
+        ("Site", entry["site"]),
+        ("Usage", entry.get("usage_source")),
+        ("Status", f"{entry['status']} (exit {entry.get('exit_code')})"),
+        ("Error", entry.get("error")),
+        ("Email", _notification_text(note) if note else None),
+    ]
+    lines = [f"{k + ':':<14}{v}" for k, v in fields if v]
+    lines += [f"{'Warning:':<14}{w}" for w in entry.get("warnings", [])]
+    return "\n".join(lines) + "\n\n" + entry_text(entry, colour)
+
+
+def _notification_text(note: dict) -> str:
+    text = note.get("status", "-")
+    if note.get("recipients"):
+        text += " to " + ", ".join(note["recipients"])
+    if note.get("error"):
+        text += f" ({note['error']})"
+    return text

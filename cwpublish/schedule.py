@@ -1,0 +1,118 @@
+"""When a partner's period is due for automatic publishing: a pure function, and its small state.
+
+Rules (source document, FAQ): publish on the configured day of each month; a day that a month
+does not have (31 in April) means that month is not published; after the day is changed, the
+new day counts this month only if it is not earlier than the day the change was made. A period
+already published automatically is never published again by the schedule. `catch_up_days` lets
+a run up to N days late publish a missed period, under the same rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from cwpublish.config import Schedule
+from cwpublish.period import Period, default_period
+from cwpublish.state import read_json, write_json
+
+
+@dataclass(frozen=True)
+class DayState:
+    """The configured day as last seen by a scheduled run, and since when."""
+
+    day: int
+    since: date
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether a partner is due now; `reason` says why (logged with -v when not due)."""
+
+    due: bool
+    reason: str
+    period: Period | None = None
+    run_date: date | None = None
+
+
+def observe(previous: DayState | None, schedule: Schedule, today: date) -> DayState:
+    """The day state after tonight: a new or changed day is remembered from today on."""
+    if previous is None or previous.day != schedule.day:
+        return DayState(schedule.day, today)
+    return previous
+
+
+def run_date(period_month: Period, day: int) -> date | None:
+    """The configured day in a month, or None if that month has no such day."""
+    try:
+        return date(period_month.year, period_month.month, day)
+    except ValueError:
+        return None
+
+
+def decide(
+    today: date, schedule: Schedule, state: DayState, is_done: Callable[[Period], bool]
+) -> Decision:
+    """Is a period due today? Pure: depends only on its arguments."""
+    this_month = Period.of(today)
+    reasons: list[str] = []
+    for month in (this_month.previous(), this_month):
+        run = run_date(month, schedule.day)
+        if run is None:
+            if month == this_month:
+                reasons.append(
+                    f"{month} has no day {schedule.day}; it is not published automatically"
+                )
+            continue
+        last_day = run + timedelta(days=schedule.catch_up_days)
+        if not run <= today <= last_day:
+            if month == this_month and today < run:
+                reasons.append(f"next automatic publish on {run}")
+            continue
+        period = default_period(run, schedule.period == "previous")
+        if run < state.since:
+            reasons.append(
+                f"the day was set to {schedule.day} on {state.since}, after this "
+                f"month's day {run}; {period} is not published automatically"
+            )
+            continue
+        if is_done(period):
+            reasons.append(f"{period} was already published automatically")
+            continue
+        late = f" ({(today - run).days} days late, catch-up)" if today > run else ""
+        return Decision(True, f"day {schedule.day}: {period} is due{late}", period, run)
+    return Decision(False, "; ".join(reasons) or f"not day {schedule.day}")
+
+
+class ScheduleState:
+    """schedule.json: partner -> {day, since}. Small, so the nightly no-op reads it cheaply."""
+
+    def __init__(self, state_dir: Path):
+        self.path = state_dir / "schedule.json"
+        raw = read_json(self.path, {})
+        self._data: dict = raw if isinstance(raw, dict) else {}
+        self._dirty = False
+
+    def get(self, partner: str) -> DayState | None:
+        item = self._data.get(partner)
+        try:
+            return DayState(int(item["day"]), date.fromisoformat(item["since"]))
+        except (TypeError, KeyError, ValueError):
+            return None
+
+    def set(self, partner: str, state: DayState) -> None:
+        if self.get(partner) != state:
+            self._data[partner] = {"day": state.day, "since": state.since.isoformat()}
+            self._dirty = True
+
+    def forget_except(self, partners: set[str]) -> None:
+        for name in [p for p in self._data if p not in partners]:
+            del self._data[name]
+            self._dirty = True
+
+    def save(self) -> None:
+        if self._dirty:
+            write_json(self.path, self._data)
+            self._dirty = False
