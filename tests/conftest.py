@@ -1,0 +1,147 @@
+"""Shared fixtures: a real file keyring in a temp dir, the simulator on loopback, configs, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import keyring.core
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from cwpublish.cli import cli
+from cwpublish.simulator import SimulatorServer
+
+SECRET = "S3cr3t-Integrator-pw!"  # the integrator password; must never be printed anywhere
+ROOT = Path(__file__).resolve().parent.parent
+
+CLIENTS = [
+    {"name": "Law Office of R. Smith", "managed_id": "LAWSMITH"},
+    {"name": "Contoso Dental", "managed_id": "CONTOSO-01"},
+    {"name": "Northwind Traders", "managed_id": "NORTHWIND"},
+]
+USAGE = "client,billable_gb\nLaw Office of R. Smith,1250.456\nContoso Dental,310.5\n" \
+        "Northwind Traders,87\n"
+
+
+def tenant(companies: list[dict] | None = None, **extra) -> dict:
+    return {
+        "company_id": "acme", "integrator_username": "rcloud", "integrator_password": SECRET,
+        "management_it_names": ["rCloud Backup"],
+        "companies": companies if companies is not None else [
+            {"name": c["name"], "managed_id": c["managed_id"], "device_type": "Backup Stats"}
+            for c in CLIENTS],
+        **extra,
+    }
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Every test: its own HOME, XDG dirs and a real file keyring backend (keyrings.alt)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    monkeypatch.setenv("CWPUBLISH_INITIATED_BY", "tester@example.com")
+    monkeypatch.delenv("CWPUBLISH_CONFIG", raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    keyring.core._keyring_backend = None  # re-read PYTHON_KEYRING_BACKEND for this test
+    yield
+    keyring.core._keyring_backend = None
+
+
+@pytest.fixture
+def sim():
+    server = SimulatorServer({"tenants": [tenant()]}).start()
+    yield server
+    server.stop()
+
+
+def sim_state(server) -> dict:
+    with urllib.request.urlopen(f"{server.url}/_sim/state", timeout=5) as r:
+        return json.load(r)
+
+
+def sim_faults(server, rules: list[dict]) -> None:
+    req = urllib.request.Request(f"{server.url}/_sim/faults", data=json.dumps(rules).encode(),
+                                 method="POST")
+    urllib.request.urlopen(req, timeout=5).close()
+
+
+def soap_requests(server, operation: str | None = None) -> list[dict]:
+    return [r for r in sim_state(server)["requests"]
+            if operation is None or r["operation"] == operation]
+
+
+def partner_config(site: str, **overrides) -> dict:
+    partner = {
+        "name": "acme",
+        "connectwise": {"site": site, "company_id": "acme", "integrator_username": "rcloud",
+                        "management_it_name": "rCloud Backup", "backup_stats_name": "Backup Stats",
+                        "allow_insecure_http": True},
+        "managers": ["billing@acme.example"],
+        "usage": {"csv": "usage/acme-{year}-{month:02d}.csv"},
+        "clients": [dict(c) for c in CLIENTS],
+    }
+    partner.update(overrides)
+    return partner
+
+
+@pytest.fixture
+def make_config(tmp_path):
+    """Write a config (and optionally usage files); returns the config path."""
+
+    def make(site: str = "http://127.0.0.1:9", partners: list[dict] | None = None,
+             usage: dict[str, str] | None = None, **top) -> Path:
+        data = {"state_dir": str(tmp_path / "state"),
+                "partners": partners or [partner_config(site)], **top}
+        path = tmp_path / "cwpublish.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
+                        encoding="utf-8")
+        for name, text in (usage or {}).items():
+            f = tmp_path / "usage" / name
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text(text, encoding="utf-8")
+        return path
+
+    return make
+
+
+@pytest.fixture
+def password():
+    """Store the integrator password of partner acme in the (file) keyring."""
+    keyring.set_password("cwpublish", "connectwise:acme", SECRET)
+    return SECRET
+
+
+@pytest.fixture
+def run():
+    """Invoke the CLI in-process (click's CliRunner); stdin is not a terminal."""
+
+    def invoke(config: Path | None, *args: str, input: str | None = None):
+        argv = (["-c", str(config)] if config else []) + list(args)
+        result = CliRunner().invoke(cli, argv, input=input, catch_exceptions=False)
+        return result
+
+    return invoke
+
+
+def run_subprocess(*args: str, env: dict | None = None, timeout: float = 60,
+                   input: str | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m cwpublish ...` as a real process."""
+    return subprocess.run([sys.executable, "-m", "cwpublish", *args], capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})},
+                          input=input, stdin=None if input is not None else subprocess.DEVNULL)
+
+
+def read_history(tmp_path: Path) -> list[dict]:
+    return json.loads((tmp_path / "state" / "history.json").read_text())["entries"]

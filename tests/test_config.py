@@ -1,0 +1,144 @@
+"""Configuration: every mistake reported at once, with its path, as one line each; exit 2."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from conftest import partner_config
+from cwpublish.config import DEFAULT_API_PATH, find_config_path, load_config
+from cwpublish.errors import ConfigError
+
+
+def problems(tmp_path, data) -> list[str]:
+    path = tmp_path / "c.yaml"
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    return e.value.problems
+
+
+def with_partner(**changes) -> dict:
+    partner = partner_config("https://cw.acme.example")
+    for dotted, value in changes.items():
+        target = partner
+        *parents, last = dotted.split("__")
+        for p in parents:
+            target = target.setdefault(p, {})
+        target[last] = value
+    return {"partners": [partner]}
+
+
+def test_valid_config_loads_with_defaults(tmp_path, monkeypatch):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(with_partner(schedule={"day": 5})))
+    config = load_config(path)
+    p = config.partners[0]
+    assert p.connectwise.api_path == DEFAULT_API_PATH
+    assert p.connectwise.endpoint == "https://cw.acme.example" + DEFAULT_API_PATH
+    assert p.connectwise.timeout == 30 and p.connectwise.batch_size == 200
+    assert p.schedule.day == 5 and p.schedule.catch_up_days == 0 and p.schedule.period == "current"
+    assert p.usage.base_dir == tmp_path
+    assert [c.publish for c in p.clients] == [True, True, True]
+    assert config.state_dir == tmp_path / "xdg-state" / "cwpublish"
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"schedule": {"day": 32}}, "partners[0].schedule.day: must be 1-31, got 32"),
+    ({"schedule": {"day": True}}, "partners[0].schedule.day: must be 1-31, got True"),
+    ({"schedule": {"day": 5, "timezone": "Mars/Olympus"}},
+     "partners[0].schedule.timezone: unknown time zone 'Mars/Olympus'"),
+    ({"schedule": {"day": 5, "period": "next"}},
+     "partners[0].schedule.period: must be one of current, previous, got 'next'"),
+    ({"connectwise__site": "http://cw.acme.example", "connectwise__allow_insecure_http": False},
+     "partners[0].connectwise.site: http:// would send the integrator password in clear"),
+    ({"connectwise__site": "http://cw.acme.example", "connectwise__allow_insecure_http": True},
+     "partners[0].connectwise.site: allow_insecure_http is only allowed for a loopback host"),
+    ({"connectwise__site": "cw.acme.example"},
+     "partners[0].connectwise.site: must be a URL such as https://cw.example.com"),
+    ({"connectwise__api_path": "apis/ManagedDeviceApi.asmx"},
+     "partners[0].connectwise.api_path: must start with '/'"),
+    ({"connectwise__company_id": None}, "partners[0].connectwise.company_id: is required"),
+    ({"connectwise__integrator_password": "oops"},
+     "partners[0].connectwise.integrator_password: unknown key (did you mean "
+     "'integrator_username'?)"),
+    ({"name": "acme corp"}, "partners[0].name: use letters, digits, '-' and '_' only"),
+    ({"usage": {"csv": "a.csv", "json": "b.json"}},
+     "partners[0].usage: give exactly one of csv, json or command"),
+    ({"usage": {"csv": "usage-{yaer}.csv"}}, "partners[0].usage.csv: bad placeholder"),
+    ({"managers": ["not-an-email"]}, "partners[0].managers[0]: must be an email address"),
+    ({"clients": []}, "partners[0].clients: must be a non-empty list"),
+])
+def test_each_mistake_is_named_with_its_path(tmp_path, changes, expected):
+    found = problems(tmp_path, with_partner(**changes))
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_duplicate_clients_and_managed_ids(tmp_path):
+    data = with_partner()
+    data["partners"][0]["clients"] += [{"name": "contoso dental", "managed_id": "X"},
+                                       {"name": "Other", "managed_id": "lawsmith"}]
+    found = problems(tmp_path, data)
+    assert "partners[0].clients[3].name: duplicate client name 'contoso dental' (also " \
+           "partners[0].clients[1])" in found
+    assert "partners[0].clients[4].managed_id: duplicate Managed ID 'lawsmith' (also " \
+           "partners[0].clients[0])" in found
+
+
+def test_all_problems_are_reported_at_once(tmp_path):
+    data = with_partner(schedule={"day": 0, "dya": 3}, connectwise__timeout=-1)
+    data["statedir"] = "x"
+    found = problems(tmp_path, data)
+    assert "statedir: unknown key (did you mean 'state_dir'?)" in found
+    assert "partners[0].schedule.dya: unknown key (did you mean 'day'?)" in found
+    assert "partners[0].schedule.day: must be 1-31, got 0" in found
+    assert any(p.startswith("partners[0].connectwise.timeout:") for p in found)
+
+
+def test_yaml_syntax_error_names_line_and_column(tmp_path):
+    found = problems(tmp_path, "partners:\n  - name: acme\n    usage: [unclosed\n")
+    assert len(found) == 1 and found[0].startswith("line 4, column 1: YAML syntax error")
+
+
+def test_duplicate_yaml_keys_are_refused(tmp_path):
+    found = problems(tmp_path, "partners: []\npartners: []\n")
+    assert found == ["line 2, column 1: YAML syntax error: duplicate key 'partners'"]
+
+
+def test_yaml_is_loaded_safely(tmp_path):
+    found = problems(tmp_path, "partners: !!python/object/apply:os.system ['true']\n")
+    assert "YAML syntax error" in found[0]
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_day_29_to_31_warns(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(with_partner(schedule={"day": 31})))
+    assert "does not exist in every month" in load_config(path).warnings[0]
+
+
+def test_config_search_order(tmp_path, monkeypatch):
+    assert find_config_path("x.yaml").name == "x.yaml"
+    assert find_config_path(None) == tmp_path / "home" / ".config" / "cwpublish" / "config.yaml"
+    (tmp_path / "cwpublish.yaml").write_text("")
+    assert str(find_config_path(None)) == "cwpublish.yaml"
+    monkeypatch.setenv("CWPUBLISH_CONFIG", "/etc/cw.yaml")
+    assert str(find_config_path(None)) == "/etc/cw.yaml"
+
+
+def test_cli_reports_config_errors_one_per_line_exit_2(tmp_path, run):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(with_partner(schedule={"day": 32}, usage={"csvv": "x"})))
+    result = run(path, "publish", "--yes")
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert f"cwpublish: error: {path}: partners[0].schedule.day: must be 1-31, got 32" in lines
+    assert all(line.startswith("cwpublish: error: ") for line in lines)
+    assert "Traceback" not in result.stderr
+    check = run(path, "check-config")
+    assert check.exit_code == 2
+    assert f"✗ {path}: partners[0].schedule.day: must be 1-31, got 32" in check.stdout
