@@ -139,23 +139,23 @@ def publish(
       cwpublish publish --partner acme --client "Contoso Dental" --month 2026-10 --yes
       cwpublish publish --scheduled          # nightly, from cron
     """
-    from cwpublish import output, runner
-    from cwpublish.publishing import default_initiated_by
+    from cwpublish import runner
 
     config = obj.config
-    who = initiated_by or default_initiated_by()
-    colour = output.colour_enabled(sys.stdout.isatty())
     if scheduled:
         if clients or month:
             raise InputError(
                 "--scheduled publishes whole partners for their due period; "
                 "--client and --month are for manual publishing"
             )
-        result = runner.run_scheduled(config, partners, who, force=force)
+        result = runner.run_scheduled(config, partners, initiated_by, force=force)
     else:
         if force:
             raise InputError("--force is only meaningful with --scheduled")
+        from cwpublish import output
+
         period = _parse_month(month)
+        who = initiated_by or runner.default_initiated_by()
         plans = runner.plan_manual(config, partners, clients, period, who)
         if not yes and sys.stdin.isatty():
             for plan in plans:
@@ -170,8 +170,12 @@ def publish(
             if not click.confirm("Publish to ConnectWise?", default=False):
                 raise _Aborted("aborted; nothing was sent")
         result = runner.execute_plans(config, plans)
-    for entry in result.entries:
-        click.echo(output.entry_text(entry.to_dict(), colour))
+    if result.entries:
+        from cwpublish import output
+
+        colour = output.colour_enabled(sys.stdout.isatty())
+        for entry in result.entries:
+            click.echo(output.entry_text(entry.to_dict(), colour))
     sys.exit(result.exit_code) if result.exit_code else None
 
 

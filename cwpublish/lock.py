@@ -10,6 +10,7 @@ import fcntl
 import json
 import os
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -30,7 +31,7 @@ class PublishLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = _describe(os.read(fd, 4096))
+            holder = _holder(fd)
             os.close(fd)
             raise LockHeld(
                 f"another publish is running ({holder}); lock file {self.path}"
@@ -51,6 +52,16 @@ class PublishLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+def _holder(fd: int) -> str:
+    """Who holds the lock; the holder writes this just after locking, so allow it a moment."""
+    for _ in range(20):
+        raw = os.pread(fd, 4096, 0)
+        if raw:
+            return _describe(raw)
+        time.sleep(0.05)
+    return "holder unknown"
 
 
 def _describe(raw: bytes) -> str:

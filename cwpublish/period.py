@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, tzinfo
 _PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Period:
     """A calendar month; `str()` gives YYYY-MM, the form used in history, output and email."""
 
@@ -19,6 +19,12 @@ class Period:
 
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
+
+    def __lt__(self, other: Period) -> bool:
+        return (self.year, self.month) < (other.year, other.month)
+
+    def __gt__(self, other: Period) -> bool:
+        return (self.year, self.month) > (other.year, other.month)
 
     @classmethod
     def parse(cls, text: str) -> Period:

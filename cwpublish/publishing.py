@@ -9,10 +9,7 @@ text is never parsed.
 
 from __future__ import annotations
 
-import getpass
 import logging
-import os
-import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,17 +52,6 @@ class Plan:
     error: str | None = None  # the publish cannot start (usage unreadable, no password)
     error_exit: int = EXIT_USAGE
     password: str | None = field(default=None, repr=False)
-
-
-def default_initiated_by() -> str:
-    """$CWPUBLISH_INITIATED_BY, else user@host."""
-    if os.environ.get("CWPUBLISH_INITIATED_BY"):
-        return os.environ["CWPUBLISH_INITIATED_BY"]
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
 
 
 def partner_period(partner: Partner, now: datetime | None = None) -> Period:

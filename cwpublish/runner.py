@@ -11,22 +11,17 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from cwpublish.config import Config, Partner
 from cwpublish.errors import InputError, worst_exit_code
-from cwpublish.history import ClientResult, Entry, History, Ledger
-from cwpublish.lock import PublishLock
 from cwpublish.period import Period, zone
-from cwpublish.publishing import (
-    Plan,
-    Progress,
-    check_client_names,
-    execute,
-    partner_period,
-    plan_partner,
-    select_clients,
-)
+from cwpublish.ping import ping
 from cwpublish.schedule import ScheduleState, decide, observe
+
+if TYPE_CHECKING:  # imported where used, so the nightly no-op stays light
+    from cwpublish.history import Entry, Ledger
+    from cwpublish.publishing import Plan, Progress
 
 log = logging.getLogger("cwpublish")
 
@@ -38,6 +33,21 @@ class RunResult:
     @property
     def exit_code(self) -> int:
         return worst_exit_code([e.exit_code for e in self.entries])
+
+
+def default_initiated_by() -> str:
+    """$CWPUBLISH_INITIATED_BY, else user@host."""
+    import getpass
+    import os
+    import socket
+
+    if os.environ.get("CWPUBLISH_INITIATED_BY"):
+        return os.environ["CWPUBLISH_INITIATED_BY"]
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
 
 
 def pick_partners(config: Config, names: tuple[str, ...]) -> list[Partner]:
@@ -63,6 +73,13 @@ def plan_manual(
     need_password: bool = True,
 ) -> list[Plan]:
     """Plans for a manual publish; InputError if the selection is empty or a name is unknown."""
+    from cwpublish.publishing import (
+        check_client_names,
+        partner_period,
+        plan_partner,
+        select_clients,
+    )
+
     partners = pick_partners(config, partner_names)
     check_client_names(partners, client_names)
     plans = []
@@ -90,6 +107,10 @@ def execute_plans(
     after: Callable[[Entry], None] | None = None,
 ) -> RunResult:
     """Send every plan under the lock, recording each entry as soon as it is finished."""
+    from cwpublish.history import History, Ledger
+    from cwpublish.lock import PublishLock
+    from cwpublish.publishing import execute
+
     result = RunResult()
     with PublishLock(config.state_dir):
         history, ledger = History(config.state_dir), Ledger(config.state_dir)
@@ -124,7 +145,10 @@ def run_scheduled(
             nonlocal ledger
             if force:
                 return False
-            ledger = ledger or Ledger(config.state_dir)
+            if ledger is None:
+                from cwpublish.history import Ledger
+
+                ledger = Ledger(config.state_dir)
             return not _pending(ledger, partner, period)
 
         return is_done
@@ -139,16 +163,25 @@ def run_scheduled(
         log.info("%s: %s", partner.name, decision.reason)
         if decision.due and decision.period:
             due.append((partner, decision.period))
+        else:  # the nightly "still alive" ping
+            ping(partner.schedule.ping_url)
     state.save()
     result = RunResult()
     if not due:
         return result
+    from cwpublish.history import ClientResult, History, Ledger
+    from cwpublish.lock import PublishLock
+    from cwpublish.publishing import execute, plan_partner
+
+    initiated_by = initiated_by or default_initiated_by()
     with PublishLock(config.state_dir):
         history, ledger = History(config.state_dir), Ledger(config.state_dir)
         for partner, period in due:
             pending = partner.clients if force else _pending(ledger, partner, period)
             if not pending:  # another run finished it while we were deciding
+                ping(partner.schedule.ping_url)
                 continue
+            ping(partner.schedule.ping_url, "start")
             plan = plan_partner(partner, period, list(pending), "automatic", initiated_by)
             plan.skipped = [
                 ClientResult(
@@ -165,6 +198,7 @@ def run_scheduled(
             history.add(entry)
             ledger.record(entry)
             result.entries.append(entry)
+            ping(partner.schedule.ping_url, "" if entry.status == "success" else "fail")
             if after:
                 after(entry)
     return result

@@ -60,30 +60,37 @@ def decide(
     reasons: list[str] = []
     for month in (this_month.previous(), this_month):
         run = run_date(month, schedule.day)
-        if run is None:
-            if month == this_month:
-                reasons.append(
-                    f"{month} has no day {schedule.day}; it is not published automatically"
-                )
-            continue
-        last_day = run + timedelta(days=schedule.catch_up_days)
-        if not run <= today <= last_day:
-            if month == this_month and today < run:
-                reasons.append(f"next automatic publish on {run}")
+        if run is None or not run <= today <= run + timedelta(days=schedule.catch_up_days):
             continue
         period = default_period(run, schedule.period == "previous")
         if run < state.since:
             reasons.append(
-                f"the day was set to {schedule.day} on {state.since}, after this "
-                f"month's day {run}; {period} is not published automatically"
+                f"the day was set to {schedule.day} on {state.since}, after "
+                f"{run}; {period} is not published automatically"
             )
-            continue
-        if is_done(period):
+        elif is_done(period):
             reasons.append(f"{period} was already published automatically")
-            continue
-        late = f" ({(today - run).days} days late, catch-up)" if today > run else ""
-        return Decision(True, f"day {schedule.day}: {period} is due{late}", period, run)
-    return Decision(False, "; ".join(reasons) or f"not day {schedule.day}")
+        else:
+            late = f" ({(today - run).days} days late, catch-up)" if today > run else ""
+            return Decision(True, f"day {schedule.day}: {period} is due{late}", period, run)
+    if run_date(this_month, schedule.day) is None:
+        reasons.append(
+            f"{this_month} has no day {schedule.day}, so it is not published "
+            "automatically (source document)"
+        )
+    reasons.append(f"next automatic publish on {next_run(today, schedule.day)}")
+    return Decision(False, "; ".join(reasons))
+
+
+def next_run(today: date, day: int) -> date:
+    """The first configured day after `today` (skipping months that lack it)."""
+    month = Period.of(today)
+    for _ in range(13):
+        run = run_date(month, day)
+        if run and run > today:
+            return run
+        month = month.next()
+    raise ValueError(f"no month has day {day}")  # unreachable for 1-31
 
 
 class ScheduleState:

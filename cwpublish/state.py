@@ -11,7 +11,6 @@ import errno
 import json
 import logging
 import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,8 @@ def read_json(path: Path, default: Any) -> Any:
 
 def write_json(path: Path, data: Any) -> None:
     """Atomically replace `path` with `data` as JSON, mode 0600."""
+    import tempfile
+
     ensure_dir(path.parent)
     payload = json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8")
     tmp = None

@@ -25,17 +25,24 @@ CLIENTS = [
     {"name": "Contoso Dental", "managed_id": "CONTOSO-01"},
     {"name": "Northwind Traders", "managed_id": "NORTHWIND"},
 ]
-USAGE = "client,billable_gb\nLaw Office of R. Smith,1250.456\nContoso Dental,310.5\n" \
-        "Northwind Traders,87\n"
+USAGE = (
+    "client,billable_gb\nLaw Office of R. Smith,1250.456\nContoso Dental,310.5\n"
+    "Northwind Traders,87\n"
+)
 
 
 def tenant(companies: list[dict] | None = None, **extra) -> dict:
     return {
-        "company_id": "acme", "integrator_username": "rcloud", "integrator_password": SECRET,
+        "company_id": "acme",
+        "integrator_username": "rcloud",
+        "integrator_password": SECRET,
         "management_it_names": ["rCloud Backup"],
-        "companies": companies if companies is not None else [
+        "companies": companies
+        if companies is not None
+        else [
             {"name": c["name"], "managed_id": c["managed_id"], "device_type": "Backup Stats"}
-            for c in CLIENTS],
+            for c in CLIENTS
+        ],
         **extra,
     }
 
@@ -72,22 +79,29 @@ def sim_state(server) -> dict:
 
 
 def sim_faults(server, rules: list[dict]) -> None:
-    req = urllib.request.Request(f"{server.url}/_sim/faults", data=json.dumps(rules).encode(),
-                                 method="POST")
+    req = urllib.request.Request(
+        f"{server.url}/_sim/faults", data=json.dumps(rules).encode(), method="POST"
+    )
     urllib.request.urlopen(req, timeout=5).close()
 
 
 def soap_requests(server, operation: str | None = None) -> list[dict]:
-    return [r for r in sim_state(server)["requests"]
-            if operation is None or r["operation"] == operation]
+    return [
+        r for r in sim_state(server)["requests"] if operation is None or r["operation"] == operation
+    ]
 
 
 def partner_config(site: str, **overrides) -> dict:
     partner = {
         "name": "acme",
-        "connectwise": {"site": site, "company_id": "acme", "integrator_username": "rcloud",
-                        "management_it_name": "rCloud Backup", "backup_stats_name": "Backup Stats",
-                        "allow_insecure_http": True},
+        "connectwise": {
+            "site": site,
+            "company_id": "acme",
+            "integrator_username": "rcloud",
+            "management_it_name": "rCloud Backup",
+            "backup_stats_name": "Backup Stats",
+            "allow_insecure_http": True,
+        },
         "managers": ["billing@acme.example"],
         "usage": {"csv": "usage/acme-{year}-{month:02d}.csv"},
         "clients": [dict(c) for c in CLIENTS],
@@ -100,13 +114,19 @@ def partner_config(site: str, **overrides) -> dict:
 def make_config(tmp_path):
     """Write a config (and optionally usage files); returns the config path."""
 
-    def make(site: str = "http://127.0.0.1:9", partners: list[dict] | None = None,
-             usage: dict[str, str] | None = None, **top) -> Path:
-        data = {"state_dir": str(tmp_path / "state"),
-                "partners": partners or [partner_config(site)], **top}
+    def make(
+        site: str = "http://127.0.0.1:9",
+        partners: list[dict] | None = None,
+        usage: dict[str, str] | None = None,
+        **top,
+    ) -> Path:
+        data = {
+            "state_dir": str(tmp_path / "state"),
+            "partners": partners or [partner_config(site)],
+            **top,
+        }
         path = tmp_path / "cwpublish.yaml"
-        path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
-                        encoding="utf-8")
+        path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
         for name, text in (usage or {}).items():
             f = tmp_path / "usage" / name
             f.parent.mkdir(parents=True, exist_ok=True)
@@ -135,12 +155,19 @@ def run():
     return invoke
 
 
-def run_subprocess(*args: str, env: dict | None = None, timeout: float = 60,
-                   input: str | None = None) -> subprocess.CompletedProcess:
+def run_subprocess(
+    *args: str, env: dict | None = None, timeout: float = 60, input: str | None = None
+) -> subprocess.CompletedProcess:
     """Run `python -m cwpublish ...` as a real process."""
-    return subprocess.run([sys.executable, "-m", "cwpublish", *args], capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})},
-                          input=input, stdin=None if input is not None else subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "cwpublish", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+    )
 
 
 def read_history(tmp_path: Path) -> list[dict]:

@@ -43,8 +43,9 @@ def test_missing_password_and_usage_fail(sim, make_config, run):
 def test_online_verifies_login_and_managed_ids(sim, make_config, password, run):
     partner = partner_config(sim.url)
     partner["clients"].append({"name": "Ghost", "managed_id": "GHOST-1"})
-    result = run(make_config(partners=[partner], usage={USAGE_FILE: USAGE}), "check-config",
-                 "--online")
+    result = run(
+        make_config(partners=[partner], usage={USAGE_FILE: USAGE}), "check-config", "--online"
+    )
     assert result.exit_code == 2
     assert "✓ [acme] logged in; Management IT Name 'rCloud Backup' exists" in result.stdout
     assert "✗ [acme] Managed IDs not set up in ConnectWise: Ghost (GHOST-1)" in result.stdout

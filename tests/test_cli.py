@@ -22,7 +22,7 @@ def all_commands(group: click.Group = cli, prefix: tuple[str, ...] = ()):
 
 
 def test_every_command_has_help_with_an_example():
-    for path, command in all_commands():
+    for path, _ in all_commands():
         result = CliRunner().invoke(cli, [*path, "--help"])
         assert result.exit_code == 0, path
         assert "Example" in result.output, f"{' '.join(path)} --help has no example"
@@ -43,7 +43,9 @@ def test_exit_codes_are_in_help_and_readme():
 
 
 def test_version():
-    assert CliRunner().invoke(cli, ["--version"]).output.strip() == f"cwpublish, version {__version__}"
+    assert (
+        CliRunner().invoke(cli, ["--version"]).output.strip() == f"cwpublish, version {__version__}"
+    )
 
 
 def test_real_subprocess_publish_against_the_simulator(sim, make_config, password, tmp_path):

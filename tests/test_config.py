@@ -43,32 +43,57 @@ def test_valid_config_loads_with_defaults(tmp_path, monkeypatch):
     assert config.state_dir == tmp_path / "xdg-state" / "cwpublish"
 
 
-@pytest.mark.parametrize("changes, expected", [
-    ({"schedule": {"day": 32}}, "partners[0].schedule.day: must be 1-31, got 32"),
-    ({"schedule": {"day": True}}, "partners[0].schedule.day: must be 1-31, got True"),
-    ({"schedule": {"day": 5, "timezone": "Mars/Olympus"}},
-     "partners[0].schedule.timezone: unknown time zone 'Mars/Olympus'"),
-    ({"schedule": {"day": 5, "period": "next"}},
-     "partners[0].schedule.period: must be one of current, previous, got 'next'"),
-    ({"connectwise__site": "http://cw.acme.example", "connectwise__allow_insecure_http": False},
-     "partners[0].connectwise.site: http:// would send the integrator password in clear"),
-    ({"connectwise__site": "http://cw.acme.example", "connectwise__allow_insecure_http": True},
-     "partners[0].connectwise.site: allow_insecure_http is only allowed for a loopback host"),
-    ({"connectwise__site": "cw.acme.example"},
-     "partners[0].connectwise.site: must be a URL such as https://cw.example.com"),
-    ({"connectwise__api_path": "apis/ManagedDeviceApi.asmx"},
-     "partners[0].connectwise.api_path: must start with '/'"),
-    ({"connectwise__company_id": None}, "partners[0].connectwise.company_id: is required"),
-    ({"connectwise__integrator_password": "oops"},
-     "partners[0].connectwise.integrator_password: unknown key (did you mean "
-     "'integrator_username'?)"),
-    ({"name": "acme corp"}, "partners[0].name: use letters, digits, '-' and '_' only"),
-    ({"usage": {"csv": "a.csv", "json": "b.json"}},
-     "partners[0].usage: give exactly one of csv, json or command"),
-    ({"usage": {"csv": "usage-{yaer}.csv"}}, "partners[0].usage.csv: bad placeholder"),
-    ({"managers": ["not-an-email"]}, "partners[0].managers[0]: must be an email address"),
-    ({"clients": []}, "partners[0].clients: must be a non-empty list"),
-])
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        ({"schedule": {"day": 32}}, "partners[0].schedule.day: must be 1-31, got 32"),
+        ({"schedule": {"day": True}}, "partners[0].schedule.day: must be 1-31, got True"),
+        (
+            {"schedule": {"day": 5, "timezone": "Mars/Olympus"}},
+            "partners[0].schedule.timezone: unknown time zone 'Mars/Olympus'",
+        ),
+        (
+            {"schedule": {"day": 5, "period": "next"}},
+            "partners[0].schedule.period: must be one of current, previous, got 'next'",
+        ),
+        (
+            {
+                "connectwise__site": "http://cw.acme.example",
+                "connectwise__allow_insecure_http": False,
+            },
+            "partners[0].connectwise.site: http:// would send the integrator password in clear",
+        ),
+        (
+            {
+                "connectwise__site": "http://cw.acme.example",
+                "connectwise__allow_insecure_http": True,
+            },
+            "partners[0].connectwise.site: allow_insecure_http is only allowed for a loopback host",
+        ),
+        (
+            {"connectwise__site": "cw.acme.example"},
+            "partners[0].connectwise.site: must be a URL such as https://cw.example.com",
+        ),
+        (
+            {"connectwise__api_path": "apis/ManagedDeviceApi.asmx"},
+            "partners[0].connectwise.api_path: must start with '/'",
+        ),
+        ({"connectwise__company_id": None}, "partners[0].connectwise.company_id: is required"),
+        (
+            {"connectwise__integrator_password": "oops"},
+            "partners[0].connectwise.integrator_password: unknown key (did you mean "
+            "'integrator_username'?)",
+        ),
+        ({"name": "acme corp"}, "partners[0].name: use letters, digits, '-' and '_' only"),
+        (
+            {"usage": {"csv": "a.csv", "json": "b.json"}},
+            "partners[0].usage: give exactly one of csv, json or command",
+        ),
+        ({"usage": {"csv": "usage-{yaer}.csv"}}, "partners[0].usage.csv: bad placeholder"),
+        ({"managers": ["not-an-email"]}, "partners[0].managers[0]: must be an email address"),
+        ({"clients": []}, "partners[0].clients: must be a non-empty list"),
+    ],
+)
 def test_each_mistake_is_named_with_its_path(tmp_path, changes, expected):
     found = problems(tmp_path, with_partner(**changes))
     assert any(p.startswith(expected) for p in found), found
@@ -76,13 +101,19 @@ def test_each_mistake_is_named_with_its_path(tmp_path, changes, expected):
 
 def test_duplicate_clients_and_managed_ids(tmp_path):
     data = with_partner()
-    data["partners"][0]["clients"] += [{"name": "contoso dental", "managed_id": "X"},
-                                       {"name": "Other", "managed_id": "lawsmith"}]
+    data["partners"][0]["clients"] += [
+        {"name": "contoso dental", "managed_id": "X"},
+        {"name": "Other", "managed_id": "lawsmith"},
+    ]
     found = problems(tmp_path, data)
-    assert "partners[0].clients[3].name: duplicate client name 'contoso dental' (also " \
-           "partners[0].clients[1])" in found
-    assert "partners[0].clients[4].managed_id: duplicate Managed ID 'lawsmith' (also " \
-           "partners[0].clients[0])" in found
+    assert (
+        "partners[0].clients[3].name: duplicate client name 'contoso dental' (also "
+        "partners[0].clients[1])" in found
+    )
+    assert (
+        "partners[0].clients[4].managed_id: duplicate Managed ID 'lawsmith' (also "
+        "partners[0].clients[0])" in found
+    )
 
 
 def test_all_problems_are_reported_at_once(tmp_path):
@@ -142,3 +173,10 @@ def test_cli_reports_config_errors_one_per_line_exit_2(tmp_path, run):
     check = run(path, "check-config")
     assert check.exit_code == 2
     assert f"✗ {path}: partners[0].schedule.day: must be 1-31, got 32" in check.stdout
+
+
+def test_the_shipped_example_config_is_valid():
+    from conftest import ROOT
+
+    config = load_config(ROOT / "config.example.yaml")
+    assert config.partners[0].schedule.day == 5 and config.smtp.port == 587

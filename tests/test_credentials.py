@@ -35,9 +35,15 @@ def test_set_from_stdin_status_and_delete(make_config, run, tmp_path):
 
 
 def test_smtp_password(make_config, run):
-    config = make_config(smtp={"host": "127.0.0.1", "port": 2525, "security": "none",
-                               "username": "billing@example.com",
-                               "sender": "billing@example.com"})
+    config = make_config(
+        smtp={
+            "host": "127.0.0.1",
+            "port": 2525,
+            "security": "none",
+            "username": "billing@example.com",
+            "sender": "billing@example.com",
+        }
+    )
     assert run(config, "credentials", "set", "--smtp", input="mailpw\n").exit_code == 0
     assert keyring.get_password("cwpublish", "smtp:billing@example.com@127.0.0.1") == "mailpw"
 
@@ -57,8 +63,9 @@ def test_empty_password_is_refused(make_config, run):
 def test_no_keyring_backend_gives_the_fix_not_a_traceback(make_config, run, monkeypatch, sim):
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     keyring.core._keyring_backend = None
-    config = make_config(sim.url, partners=[partner_config(sim.url)],
-                         usage={f"acme-{date.today():%Y-%m}.csv": USAGE})
+    config = make_config(
+        sim.url, partners=[partner_config(sim.url)], usage={f"acme-{date.today():%Y-%m}.csv": USAGE}
+    )
     result = run(config, "credentials", "status")
     assert result.exit_code == 2
     assert "PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring" in result.stderr

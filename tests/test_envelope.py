@@ -26,9 +26,12 @@ REFERENCE = {
         "BackupProtectedDeviceList BackupYear BackupMonth VendorNotes IPAddress DefaultGateway "
         "OSType OSInfo CPUSpeed RAM LocalHardDrives IsActive ManagementLink RemoteLink "
         "PurchaseDate WarrantyExpiration TagNumber Answers AddressId LocationId BusinessUnitId "
-        "ContactId ParentConfigurationId SlaName VendorCompany ManufacturerCompany"),
-    "BillingInfo": ("ProductId AgreementTypeId SerialNumber Quantity BillingDate CancelDate "
-                    "BillingDescription SiteId Price Cost"),
+        "ContactId ParentConfigurationId SlaName VendorCompany ManufacturerCompany"
+    ),
+    "BillingInfo": (
+        "ProductId AgreementTypeId SerialNumber Quantity BillingDate CancelDate "
+        "BillingDescription SiteId Price Cost"
+    ),
     "ManagedGroup": "DeviceType GroupIdentifier",
 }
 REQUESTS = {
@@ -52,8 +55,10 @@ def test_bundled_wsdl_types_have_the_reference_field_order():
     for op, fields in REQUESTS.items():
         seq = schema.find(f"{{{XS}}}element[@name='{op}']/{{{XS}}}complexType/{{{XS}}}sequence")
         assert _names(seq) == fields.split(), op
-    actions = {el.getparent().get("name"): el.get("soapAction")
-               for el in doc.iter("{http://schemas.xmlsoap.org/wsdl/soap/}operation")}
+    actions = {
+        el.getparent().get("name"): el.get("soapAction")
+        for el in doc.iter("{http://schemas.xmlsoap.org/wsdl/soap/}operation")
+    }
     assert actions == {op: f"http://connectwise.com/{op}" for op in REQUESTS}
 
 
@@ -63,16 +68,26 @@ def _is_subsequence(sent: list[str], order: list[str]) -> bool:
 
 
 def test_update_envelope_is_in_wire_order_with_the_backup_stats():
-    cw = ConnectWise(site="https://cw.example.com", company_id="acme",
-                     integrator_username="rcloud", management_it_name="rCloud Backup",
-                     backup_stats_name="Backup Stats")
+    cw = ConnectWise(
+        site="https://cw.example.com",
+        company_id="acme",
+        integrator_username="rcloud",
+        management_it_name="rCloud Backup",
+        backup_stats_name="Backup Stats",
+    )
     client = ConnectWiseClient(cw, "pw")
-    devices = [DeviceUpdate("Law <Office> & \"Smith\" Ünïcode", "LAWSMITH", Decimal("1250.46"),
-                            Period(2026, 11))]
+    devices = [
+        DeviceUpdate(
+            'Law <Office> & "Smith" Ünïcode', "LAWSMITH", Decimal("1250.46"), Period(2026, 11)
+        )
+    ]
     envelope = client._client.create_message(
-        client._service, "UpdateManagedDevices", credentials=client.credentials(),
+        client._service,
+        "UpdateManagedDevices",
+        credentials=client.credentials(),
         managementSolutionName="rCloud Backup",
-        managedDevices={"ManagedDevice": [client._device(d) for d in devices]})
+        managedDevices={"ManagedDevice": [client._device(d) for d in devices]},
+    )
     body = envelope.find("{http://schemas.xmlsoap.org/soap/envelope/}Body")
     op = body[0]
     assert op.tag == f"{{{NS}}}UpdateManagedDevices"
@@ -88,7 +103,7 @@ def test_update_envelope_is_in_wire_order_with_the_backup_stats():
     values = {etree.QName(c).localname: c.text for c in device}
     assert values["BackupBillableSpaceGb"] == "1250.46"
     assert values["BackupYear"] == "2026" and values["BackupMonth"] == "11"
-    assert values["DeviceName"] == "rCloud Backup - Law <Office> & \"Smith\" Ünïcode"
+    assert values["DeviceName"] == 'rCloud Backup - Law <Office> & "Smith" Ünïcode'
     assert md.findtext(f"{{{NS}}}Type") == "Backup Stats"
     assert md.findtext(f"{{{NS}}}ManagedIdentifier") == "LAWSMITH"
     assert all(etree.QName(el).namespace == NS for el in op.iter() if isinstance(el.tag, str))

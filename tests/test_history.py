@@ -12,8 +12,9 @@ from conftest import USAGE, partner_config, read_history
 USAGE_FILE = f"acme-{date.today():%Y-%m}.csv"
 
 
-def test_history_is_capped_at_ten_per_partner_newest_first(sim, make_config, password, run,
-                                                          tmp_path):
+def test_history_is_capped_at_ten_per_partner_newest_first(
+    sim, make_config, password, run, tmp_path
+):
     other = partner_config(sim.url, name="other")
     config = make_config(partners=[partner_config(sim.url), other], usage={USAGE_FILE: USAGE})
     import keyring
@@ -40,8 +41,17 @@ def test_history_table_and_show(sim, make_config, password, run):
     table = run(config, "history")
     assert table.exit_code == 0
     header, row = table.stdout.splitlines()[:2]
-    assert header.split() == ["ID", "STARTED", "PARTNER", "MODE", "BY", "PERIOD", "STATUS",
-                              "RESULT", "EMAIL"]
+    assert header.split() == [
+        "ID",
+        "STARTED",
+        "PARTNER",
+        "MODE",
+        "BY",
+        "PERIOD",
+        "STATUS",
+        "RESULT",
+        "EMAIL",
+    ]
     entry_id = row.split()[0]
     assert "manual" in row and "tester@example.com" in row and "success" in row
     shown = run(config, "history", "show", entry_id[:6])
@@ -58,8 +68,7 @@ def test_empty_history(make_config, run):
     assert result.exit_code == 0 and "No publish operations recorded yet." in result.stdout
 
 
-def test_corrupt_history_is_moved_aside_not_overwritten(sim, make_config, password, run,
-                                                         tmp_path):
+def test_corrupt_history_is_moved_aside_not_overwritten(sim, make_config, password, run, tmp_path):
     config = make_config(sim.url, usage={USAGE_FILE: USAGE})
     state = tmp_path / "state"
     state.mkdir(mode=0o700)

@@ -26,15 +26,18 @@ def configured(sim) -> dict:
 
 
 def test_publish_sends_every_selected_client_and_records_history(
-        sim, make_config, password, run, tmp_path):
+    sim, make_config, password, run, tmp_path
+):
     config = make_config(sim.url, usage={USAGE_FILE: USAGE})
     result = run(config, "publish", "--yes")
     assert result.exit_code == 0, result.stderr
     got = configured(sim)
     year, month = map(int, PERIOD.split("-"))
     assert {k: (v["billable_space_gb"], v["year"], v["month"]) for k, v in got.items()} == {
-        "LAWSMITH": (1250.46, year, month), "CONTOSO-01": (310.5, year, month),
-        "NORTHWIND": (87.0, year, month)}
+        "LAWSMITH": (1250.46, year, month),
+        "CONTOSO-01": (310.5, year, month),
+        "NORTHWIND": (87.0, year, month),
+    }
     assert got["LAWSMITH"]["device_identifier"] == "rcloud-LAWSMITH"
     assert "published 3 of 3 clients" in result.stdout
     [entry] = read_history(tmp_path)
@@ -45,11 +48,15 @@ def test_publish_sends_every_selected_client_and_records_history(
     assert entry["started_at"][-6] in "+-" and entry["finished_at"]
     # one pre-flight, one Managed ID check, one batched update for all three clients
     assert [r["operation"] for r in soap_requests(sim)] == [
-        "GetManagementItSetupsName", "GetManagedGroup", "UpdateManagedDevices"]
+        "GetManagementItSetupsName",
+        "GetManagedGroup",
+        "UpdateManagedDevices",
+    ]
 
 
 def test_client_option_picks_exactly_the_named_clients_including_publish_false(
-        sim, make_config, password, run):
+    sim, make_config, password, run
+):
     partner = partner_config(sim.url)
     partner["clients"][1]["publish"] = False
     config = make_config(partners=[partner], usage={USAGE_FILE: USAGE})
@@ -69,16 +76,18 @@ def test_unknown_client_name_is_an_error_and_nothing_is_sent(sim, make_config, p
     assert soap_requests(sim) == []
 
 
-def test_client_without_usage_fails_and_is_never_sent_as_zero(sim, make_config, password, run,
-                                                               tmp_path):
+def test_client_without_usage_fails_and_is_never_sent_as_zero(
+    sim, make_config, password, run, tmp_path
+):
     usage = "client,billable_gb\nLaw Office of R. Smith,5\nContoso Dental,6\n"
     config = make_config(sim.url, usage={USAGE_FILE: usage})
     result = run(config, "publish", "--yes")
     assert result.exit_code == 3
     assert f"no usage for {PERIOD}" in result.stdout
     assert "NORTHWIND" not in configured(sim)
-    sent = [d["managed_id"] for r in soap_requests(sim, "UpdateManagedDevices")
-            for d in r["devices"]]
+    sent = [
+        d["managed_id"] for r in soap_requests(sim, "UpdateManagedDevices") for d in r["devices"]
+    ]
     assert "NORTHWIND" not in sent
     entry = read_history(tmp_path)[0]
     assert entry["status"] == "partial"
@@ -95,10 +104,14 @@ def test_unmapped_usage_rows_are_reported_not_dropped(sim, make_config, password
     assert read_history(tmp_path)[0]["unmapped"] == [{"client": "Fabrikam", "billable_gb": 42.0}]
 
 
-def test_one_bad_managed_id_fails_only_that_client_and_names_it(make_config, password, run,
-                                                                tmp_path):
-    companies = [{"name": c["name"], "managed_id": c["managed_id"], "device_type": "Backup Stats"}
-                 for c in CLIENTS if c["managed_id"] != "CONTOSO-01"]
+def test_one_bad_managed_id_fails_only_that_client_and_names_it(
+    make_config, password, run, tmp_path
+):
+    companies = [
+        {"name": c["name"], "managed_id": c["managed_id"], "device_type": "Backup Stats"}
+        for c in CLIENTS
+        if c["managed_id"] != "CONTOSO-01"
+    ]
     server = SimulatorServer({"tenants": [tenant(companies)]}).start()
     try:
         config = make_config(server.url, usage={USAGE_FILE: USAGE})
@@ -107,19 +120,24 @@ def test_one_bad_managed_id_fails_only_that_client_and_names_it(make_config, pas
         assert set(configured(server)) == {"LAWSMITH", "NORTHWIND"}
         entry = read_history(tmp_path)[0]
         failed = [c for c in entry["clients"] if c["status"] == "failed"]
-        assert [(c["name"], c["managed_id"]) for c in failed] == [("Contoso Dental",
-                                                                   "CONTOSO-01")]
+        assert [(c["name"], c["managed_id"]) for c in failed] == [("Contoso Dental", "CONTOSO-01")]
         assert "CONTOSO-01" in failed[0]["error"]
     finally:
         server.stop()
 
 
-def test_batch_error_is_isolated_by_splitting_without_parsing_the_text(make_config, password,
-                                                                       run, tmp_path):
+def test_batch_error_is_isolated_by_splitting_without_parsing_the_text(
+    make_config, password, run, tmp_path
+):
     """GetManagedGroup cannot vouch for IDs (fault), and one device has the wrong type."""
-    companies = [{"name": c["name"], "managed_id": c["managed_id"],
-                  "device_type": "Server Stats" if c["managed_id"] == "NORTHWIND"
-                  else "Backup Stats"} for c in CLIENTS]
+    companies = [
+        {
+            "name": c["name"],
+            "managed_id": c["managed_id"],
+            "device_type": "Server Stats" if c["managed_id"] == "NORTHWIND" else "Backup Stats",
+        }
+        for c in CLIENTS
+    ]
     server = SimulatorServer({"tenants": [tenant(companies)]}).start()
     try:
         sim_faults(server, [{"operation": "GetManagedGroup", "soap_fault": "not supported"}])
@@ -131,7 +149,10 @@ def test_batch_error_is_isolated_by_splitting_without_parsing_the_text(make_conf
         assert configured(server)["LAWSMITH"]["billable_space_gb"] == 1250.46
         entry = read_history(tmp_path)[0]
         assert {c["managed_id"]: c["status"] for c in entry["clients"]} == {
-            "LAWSMITH": "published", "CONTOSO-01": "published", "NORTHWIND": "failed"}
+            "LAWSMITH": "published",
+            "CONTOSO-01": "published",
+            "NORTHWIND": "failed",
+        }
     finally:
         server.stop()
 
@@ -172,8 +193,7 @@ def test_http_401_on_preflight_exits_12(sim, make_config, password, run):
     assert run(config, "publish", "--yes").exit_code == 12
 
 
-def test_connectwise_unreachable_exits_1_and_records_failure(make_config, password, run,
-                                                             tmp_path):
+def test_connectwise_unreachable_exits_1_and_records_failure(make_config, password, run, tmp_path):
     config = make_config("http://127.0.0.1:9", usage={USAGE_FILE: USAGE})
     result = run(config, "publish", "--yes")
     assert result.exit_code == 1

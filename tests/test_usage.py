@@ -15,8 +15,12 @@ from cwpublish.usage import read_usage
 NOV = Period(2026, 11)
 
 
-def source(tmp_path: Path, kind: str, content: bytes | str | None,
-           location: str = "u-{year}-{month:02d}.{ext}") -> UsageSource:
+def source(
+    tmp_path: Path,
+    kind: str,
+    content: bytes | str | None,
+    location: str = "u-{year}-{month:02d}.{ext}",
+) -> UsageSource:
     location = location.replace("{ext}", kind)
     if content is not None:
         data = content if isinstance(content, bytes) else content.encode()
@@ -34,7 +38,9 @@ def test_csv_with_bom_quotes_and_rounding(tmp_path):
 def test_json_source(tmp_path):
     text = '[{"client": "A", "billable_gb": 3.14159}, {"client": "B", "billable_gb": "0"}]'
     assert read_usage(source(tmp_path, "json", text), NOV).rows == {
-        "A": Decimal("3.14"), "B": Decimal("0.00")}
+        "A": Decimal("3.14"),
+        "B": Decimal("0.00"),
+    }
 
 
 def test_command_source_gets_the_period(tmp_path):
@@ -44,23 +50,29 @@ def test_command_source_gets_the_period(tmp_path):
 
 def test_failing_command_is_named(tmp_path):
     src = UsageSource("command", "echo boom >&2; exit 3", tmp_path)
-    with pytest.raises(InputError, match=r"usage command `echo boom >&2; exit 3` exited with 3 "
-                                         r"for 2026-11: boom"):
+    with pytest.raises(
+        InputError,
+        match=r"usage command `echo boom >&2; exit 3` exited with 3 "
+        r"for 2026-11: boom",
+    ):
         read_usage(src, NOV)
 
 
-@pytest.mark.parametrize("body, message", [
-    ("A,abc\n", "row 2: billable_gb must be a number, got 'abc'"),
-    ("A,-1\n", "row 2: billable_gb must not be negative, got -1"),
-    ("A,NaN\n", "row 2: billable_gb must be a finite number, got 'NaN'"),
-    ("A,inf\n", "row 2: billable_gb must be a finite number, got 'inf'"),
-    ("A,1e20\n", "row 2: billable_gb 1e20 is implausibly large"),
-    ("A,\n", "row 2: billable_gb must be a number, got ''"),
-    ("A,1,2\n", "row 2: expected 2 fields (client,billable_gb), got 3"),
-    ("A,1\nB,2\nA,3\n", "row 4: second row for client 'A'"),
-    (",1\n", "row 2: client name is empty"),
-    ('"A,1\n', "malformed CSV"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("A,abc\n", "row 2: billable_gb must be a number, got 'abc'"),
+        ("A,-1\n", "row 2: billable_gb must not be negative, got -1"),
+        ("A,NaN\n", "row 2: billable_gb must be a finite number, got 'NaN'"),
+        ("A,inf\n", "row 2: billable_gb must be a finite number, got 'inf'"),
+        ("A,1e20\n", "row 2: billable_gb 1e20 is implausibly large"),
+        ("A,\n", "row 2: billable_gb must be a number, got ''"),
+        ("A,1,2\n", "row 2: expected 2 fields (client,billable_gb), got 3"),
+        ("A,1\nB,2\nA,3\n", "row 4: second row for client 'A'"),
+        (",1\n", "row 2: client name is empty"),
+        ('"A,1\n', "malformed CSV"),
+    ],
+)
 def test_bad_csv_rows_name_the_row(tmp_path, body, message):
     with pytest.raises(InputError) as e:
         read_usage(source(tmp_path, "csv", "client,billable_gb\n" + body), NOV)
@@ -75,8 +87,9 @@ def test_wrong_header(tmp_path):
 
 def test_not_utf8(tmp_path):
     with pytest.raises(InputError, match="not UTF-8"):
-        read_usage(source(tmp_path, "csv", "client,billable_gb\nCaf\xe9,1\n".encode("latin-1")),
-                   NOV)
+        read_usage(
+            source(tmp_path, "csv", "client,billable_gb\nCaf\xe9,1\n".encode("latin-1")), NOV
+        )
 
 
 def test_missing_file_names_file_and_period(tmp_path):
@@ -84,13 +97,16 @@ def test_missing_file_names_file_and_period(tmp_path):
         read_usage(source(tmp_path, "csv", None), NOV)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("{}", "must be a JSON list"),
-    ('[{"client": "A"}]', "item 0: must be an object with exactly client and billable_gb"),
-    ('[{"client": "A", "billable_gb": NaN}]', "not valid JSON"),
-    ('[{"client": "A", "billable_gb": true}]', "item 0: billable_gb must be a number"),
-    ("[", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{}", "must be a JSON list"),
+        ('[{"client": "A"}]', "item 0: must be an object with exactly client and billable_gb"),
+        ('[{"client": "A", "billable_gb": NaN}]', "not valid JSON"),
+        ('[{"client": "A", "billable_gb": true}]', "item 0: billable_gb must be a number"),
+        ("[", "not valid JSON"),
+    ],
+)
 def test_bad_json(tmp_path, text, message):
     with pytest.raises(InputError, match=message):
         read_usage(source(tmp_path, "json", text), NOV)
