@@ -142,8 +142,15 @@ def load_config(path: Path) -> Config:
         ) from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(str(path), [f"cannot read: {e}"]) from None
-    data = _cached_parse(path, text)
-    return _Validator(path).config(data)
+    cache = _ParseCache(path, text)
+    data = cache.load()
+    trusted = data is not None
+    if data is None:
+        data = _parse_yaml(path, text)
+    config = _Validator(path, trusted_clients=trusted).config(data)
+    if not trusted:
+        cache.store(data)
+    return config
 
 
 def _parse_yaml(path: Path, text: str) -> Any:
@@ -157,32 +164,53 @@ def _parse_yaml(path: Path, text: str) -> Any:
         raise ConfigError(str(path), [f"YAML error: {e}"]) from None
 
 
-def _cached_parse(path: Path, text: str) -> Any:
-    """Parse the YAML, reusing the last parse of identical text (kept as JSON in the cache).
+class _ParseCache:
+    """The parsed data of YAML text that validated before, kept as JSON in the user's cache.
 
     Building Python objects from YAML costs ~90 ms for 5,000 clients even with libyaml, which
-    would dominate the nightly no-op run; JSON of the same data loads in ~1 ms. The result is
-    validated afresh every time, so the cache can only save time, never change a decision.
+    would dominate the nightly no-op run; JSON of the same data loads in ~1 ms. An entry is
+    written only after the text validated, and is used only for exactly the same text
+    (SHA-256), so the cache can save time but never change a decision. Everything that depends
+    on more than the text (files, time zones, environment) is still validated every time.
     """
-    import json
-    from urllib.parse import quote
 
-    cache_dir = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cwpublish"
-    cache = cache_dir / f"config-{quote(str(path.resolve()), safe='')[-150:]}.json"
-    try:
-        cached = json.loads(cache.read_text(encoding="utf-8"))
-        if cached.get("text") == text:  # the very same YAML text: the same data
-            return cached["data"]
-    except (OSError, ValueError, AttributeError, KeyError):
-        pass
-    data = _parse_yaml(path, text)
-    try:
+    def __init__(self, path: Path, text: str):
+        from urllib.parse import quote
+
+        self.digest = _sha256(text.encode("utf-8"))
+        folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cwpublish"
+        self.path = folder / f"config-{quote(str(path.resolve()), safe='')[-150:]}.json"
+
+    def load(self) -> Any:
+        import json
+
+        try:
+            cached = json.loads(self.path.read_text(encoding="utf-8"))
+            return cached["data"] if cached.get("sha256") == self.digest else None
+        except (OSError, ValueError, AttributeError, KeyError, TypeError):
+            return None
+
+    def store(self, data: Any) -> None:
+        import contextlib
+
+        from cwpublish.errors import StateError
         from cwpublish.state import write_json
 
-        write_json(cache, {"text": text, "data": data})
-    except Exception:  # noqa: BLE001 - data YAML cannot hold as JSON, or cache unwritable
-        pass
-    return data
+        # An unwritable cache, or data that JSON cannot hold (YAML dates), just means no cache.
+        with contextlib.suppress(StateError, TypeError, ValueError):
+            write_json(self.path, {"sha256": self.digest, "data": data})
+
+
+def _sha256(data: bytes) -> str:
+    """SHA-256 without importing hashlib (which loads OpenSSL: ~3 ms on every nightly run)."""
+    try:
+        from _sha2 import sha256  # Python 3.12+
+    except ImportError:
+        try:
+            from _sha256 import sha256  # Python 3.11
+        except ImportError:
+            from hashlib import sha256
+    return sha256(data).hexdigest()
 
 
 # --- YAML loading: safe, C-accelerated when libyaml is present, duplicate keys refused -------
@@ -218,8 +246,9 @@ _MISSING = object()
 class _Validator:
     """Walks the parsed YAML, collecting problems with their paths."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, trusted_clients: bool = False):
         self.path = path
+        self.trusted_clients = trusted_clients  # this exact text's clients validated before
         self.base_dir = path.resolve().parent
         self.problems: list[str] = []
         self.warnings: list[str] = []
@@ -515,11 +544,28 @@ class _Validator:
         if not isinstance(raw, list) or not raw:
             self.fail(where, "must be a non-empty list of {name, managed_id}")
             return None
+        if self.trusted_clients:  # only names, IDs and flags: nothing outside the text
+            return tuple(
+                Client(c["name"].strip(), c["managed_id"].strip(), c.get("publish", True))
+                for c in raw
+            )
         clients: list[Client] = []
         names: dict[str, int] = {}
         ids: dict[str, int] = {}
         for i, item in enumerate(raw):
-            client = _plain_client(item) or self.client(item, f"{where}[{i}]")
+            # Fast path for the common well-formed entry: this loop runs for every client on
+            # every run, the nightly no-op included.
+            if type(item) is dict and item.keys() <= _CLIENT_KEYS:
+                name, managed_id = item.get("name"), item.get("managed_id")
+                publish = item.get("publish", True)
+                if type(name) is str and type(managed_id) is str and type(publish) is bool:
+                    name, managed_id = name.strip(), managed_id.strip()
+                    folded_name, folded_id = name.casefold(), managed_id.casefold()
+                    if name and managed_id and folded_name not in names and folded_id not in ids:
+                        names[folded_name] = ids[folded_id] = i
+                        clients.append(Client(name, managed_id, publish))
+                        continue
+            client = self.client(item, f"{where}[{i}]")
             if client is None:
                 continue
             for key, seen, label in (
@@ -540,18 +586,6 @@ class _Validator:
 
 
 _CLIENT_KEYS = {"name", "managed_id", "publish"}
-
-
-def _plain_client(item: Any) -> Client | None:
-    """The common well-formed client entry, validated quickly (5,000 clients on every run)."""
-    if type(item) is not dict or not item.keys() <= _CLIENT_KEYS:
-        return None
-    name, managed_id = item.get("name"), item.get("managed_id")
-    publish = item.get("publish", True)
-    if type(name) is not str or type(managed_id) is not str or type(publish) is not bool:
-        return None
-    name, managed_id = name.strip(), managed_id.strip()
-    return Client(name, managed_id, publish) if name and managed_id else None
 
 
 def _join(where: str, key: str) -> str:

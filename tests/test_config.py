@@ -180,3 +180,28 @@ def test_the_shipped_example_config_is_valid():
 
     config = load_config(ROOT / "config.example.yaml")
     assert config.partners[0].schedule.day == 5 and config.smtp.port == 587
+
+
+def test_parse_cache_is_used_only_for_the_same_text(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(with_partner()))
+    first = load_config(path)
+    [cache] = (tmp_path / "home" / ".cache" / "cwpublish").glob("config-*.json")
+    assert load_config(path) == first  # from the cache
+    data = with_partner()
+    data["partners"][0]["clients"].append({"name": "Law Office of R. Smith", "managed_id": "X"})
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match="duplicate client name"):
+        load_config(path)  # new text: parsed and validated in full, cache not trusted
+    cache.write_text("{garbage")
+    path.write_text(yaml.safe_dump(with_partner()))
+    assert load_config(path) == first  # a broken cache is ignored
+
+
+def test_invalid_text_is_never_cached(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(with_partner(schedule={"day": 40})))
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="must be 1-31"):
+            load_config(path)
+    assert not list((tmp_path / "home" / ".cache").rglob("config-*.json"))
