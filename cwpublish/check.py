@@ -39,26 +39,45 @@ def check_config(config: Config, partners: list[Partner], online: bool) -> list[
         )
     ]
     checks += [Check("warn", "config", w) for w in config.warnings]
-    checks += _smtp(config)
+    checks += _smtp(config, online)
     for partner in partners:
         checks += _partner(partner, online)
     return checks
 
 
-def _smtp(config: Config) -> list[Check]:
+def _smtp(config: Config, online: bool) -> list[Check]:
+    from cwpublish.notify import check_smtp, check_templates
+
+    problems = check_templates(config)
+    checks = [Check("fail", "templates", p, EXIT_USAGE) for p in problems]
+    if not problems:
+        where = config.templates_dir or "the built-in templates"
+        checks.append(Check("ok", "templates", f"email templates render ({where})"))
     smtp = config.smtp
     if smtp is None:
-        return [Check("warn", "smtp", "no smtp section: managers will not be emailed")]
-    checks = [Check("ok", "smtp", f"{smtp.host}:{smtp.port} ({smtp.security}), from {smtp.sender}")]
+        return [*checks, Check("warn", "smtp", "no smtp section: managers will not be emailed")]
+    checks.append(
+        Check("ok", "smtp", f"{smtp.host}:{smtp.port} ({smtp.security}), from {smtp.sender}")
+    )
     if smtp.username:
-        checks.append(
-            _secret(
-                credentials.smtp_key(smtp),
-                "smtp",
-                f"SMTP password for {smtp.username}",
-                "cwpublish credentials set --smtp",
-            )
+        password = _secret(
+            credentials.smtp_key(smtp),
+            "smtp",
+            f"SMTP password for {smtp.username}",
+            "cwpublish credentials set --smtp",
         )
+        checks.append(password)
+        if password.status != "ok":
+            return checks
+    if online:
+        try:
+            check_smtp(smtp)
+            login = f", logged in as {smtp.username}" if smtp.username else ""
+            checks.append(
+                Check("ok", "smtp", f"connected to {smtp.host}:{smtp.port}{login} (nothing sent)")
+            )
+        except CwpublishError as e:
+            checks.append(Check("fail", "smtp", str(e), EXIT_FAILED))
     return checks
 
 
@@ -126,7 +145,7 @@ def _partner(partner: Partner, online: bool) -> list[Check]:
                 Check("fail", name, "online checks skipped: no integrator password", EXIT_USAGE)
             )
         else:
-            checks += _online(partner)
+            checks += online_checks(partner)
     return checks
 
 
@@ -162,7 +181,8 @@ def _usage(partner: Partner, period) -> list[Check]:
     return checks
 
 
-def _online(partner: Partner) -> list[Check]:
+def online_checks(partner: Partner) -> list[Check]:
+    """Log in to the partner's ConnectWise and verify every Managed ID."""
     name, cw = partner.name, partner.connectwise
     try:
         password = credentials.get_secret(credentials.partner_key(partner), "password", "")

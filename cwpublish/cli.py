@@ -112,6 +112,9 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     "--scheduled", is_flag=True, help="Nightly cron mode: publish only partners whose day it is."
 )
 @click.option(
+    "--no-email", is_flag=True, help="Do not email the managers (scripts that report elsewhere)."
+)
+@click.option(
     "--force",
     is_flag=True,
     help="With --scheduled: publish the due period even if it was already published automatically.",
@@ -125,6 +128,7 @@ def publish(
     initiated_by: str | None,
     yes: bool,
     scheduled: bool,
+    no_email: bool,
     force: bool,
 ) -> None:
     """Publish each selected client's billable space for the month to ConnectWise.
@@ -148,7 +152,9 @@ def publish(
                 "--scheduled publishes whole partners for their due period; "
                 "--client and --month are for manual publishing"
             )
-        result = runner.run_scheduled(config, partners, initiated_by, force=force)
+        result = runner.run_scheduled(
+            config, partners, initiated_by, force=force, notify=not no_email
+        )
     else:
         if force:
             raise InputError("--force is only meaningful with --scheduled")
@@ -169,7 +175,7 @@ def publish(
                 )
             if not click.confirm("Publish to ConnectWise?", default=False):
                 raise _Aborted("aborted; nothing was sent")
-        result = runner.execute_plans(config, plans)
+        result = runner.execute_plans(config, plans, notify=not no_email)
     if result.entries:
         from cwpublish import output
 

@@ -95,6 +95,7 @@ class Smtp:
     security: str = "starttls"  # starttls | ssl | none
     username: str | None = None
     timeout: float = 30.0
+    ca_bundle: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class Config:
     state_dir: Path
     partners: tuple[Partner, ...]
     smtp: Smtp | None = None
+    templates_dir: Path | None = None
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def partner(self, name: str) -> Partner:
@@ -311,6 +313,16 @@ class _Validator:
             return default
         return value
 
+    def file(self, m: dict, key: str, where: str) -> str | None:
+        """An existing file, relative to the config's folder; its absolute path."""
+        value = self.string(m, key, where)
+        if not value:
+            return None
+        path = self.base_dir / os.path.expanduser(value)
+        if not path.is_file():
+            self.fail(_join(where, key), f"file not found: {path}")
+        return str(path)
+
     def choice(self, m: dict, key: str, where: str, choices: tuple[str, ...], default: str) -> str:
         value = m.get(key, default)
         if value not in choices:
@@ -323,7 +335,9 @@ class _Validator:
     def config(self, data: Any) -> Config:
         if data is None:
             data = {}
-        top = self.mapping(data, "", {"state_dir", "smtp", "partners"}, ("partners",))
+        top = self.mapping(
+            data, "", {"state_dir", "smtp", "partners", "templates_dir"}, ("partners",)
+        )
         state_dir = self.string(top, "state_dir", "")
         state_path = default_state_dir()
         if state_dir:
@@ -348,14 +362,22 @@ class _Validator:
                     partners.append(partner)
         if self.problems:
             raise ConfigError(str(self.path), self.problems)
-        return Config(self.path, state_path, tuple(partners), smtp, tuple(self.warnings))
+        templates = self.string(top, "templates_dir", "")
+        templates_dir = self.base_dir / os.path.expanduser(templates) if templates else None
+        if templates_dir and not templates_dir.is_dir():
+            self.fail("templates_dir", f"folder not found: {templates_dir}")
+        if self.problems:
+            raise ConfigError(str(self.path), self.problems)
+        return Config(
+            self.path, state_path, tuple(partners), smtp, templates_dir, tuple(self.warnings)
+        )
 
     def smtp(self, raw: Any) -> Smtp | None:
         where = "smtp"
         m = self.mapping(
             raw,
             where,
-            {"host", "port", "security", "username", "sender", "timeout"},
+            {"host", "port", "security", "username", "sender", "timeout", "ca_bundle"},
             ("host", "sender"),
         )
         security = self.choice(m, "security", where, ("starttls", "ssl", "none"), "starttls")
@@ -373,6 +395,7 @@ class _Validator:
             security=security,
             username=self.string(m, "username", where),
             timeout=self.number(m, "timeout", where, 30.0),
+            ca_bundle=self.file(m, "ca_bundle", where),
         )
 
     def partner(self, raw: Any, where: str) -> Partner | None:
@@ -433,12 +456,7 @@ class _Validator:
             self.fail(_join(where, "api_path"), f"must start with '/', got {api_path!r}")
         if values["site"]:
             values["site"] = self.site(values["site"], _join(where, "site"), insecure)
-        ca_bundle = self.string(m, "ca_bundle", where)
-        if ca_bundle:
-            ca_path = self.base_dir / os.path.expanduser(ca_bundle)
-            if not ca_path.is_file():
-                self.fail(_join(where, "ca_bundle"), f"file not found: {ca_path}")
-            ca_bundle = str(ca_path)
+        ca_bundle = self.file(m, "ca_bundle", where)
         timeout = self.number(m, "timeout", where, 30.0)
         wsdl = self.choice(m, "wsdl", where, ("bundled", "live"), "bundled")
         batch_size = self.integer(m, "batch_size", where, 200, 1, 10000)

@@ -95,3 +95,9 @@ class StateError(CwpublishError):
     """The state directory or a state file cannot be written or read."""
 
     exit_code = EXIT_FAILED
+
+
+class NotificationError(CwpublishError):
+    """An email could not be rendered or sent; never changes a publish's result."""
+
+    exit_code = EXIT_FAILED

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cwpublish.config import Config, Partner
@@ -100,37 +100,56 @@ def plan_manual(
     return plans
 
 
+class _Recorder:
+    """Records each finished entry (history, ledger), then emails the managers about it."""
+
+    def __init__(self, config: Config, notify: bool):
+        from cwpublish.history import History, Ledger
+
+        self.config = config
+        self.notify = notify
+        self.history = History(config.state_dir)
+        self.ledger = Ledger(config.state_dir)
+        self.result = RunResult()
+
+    def record(self, partner: Partner, entry: Entry) -> None:
+        self.history.add(entry)  # the result is decided and kept before any email
+        self.ledger.record(entry)
+        self.result.entries.append(entry)
+        if self.notify:
+            from cwpublish.notify import notify_publish
+
+            entry.notification = notify_publish(self.config, partner, entry.to_dict())
+        else:
+            entry.notification = {"status": "disabled", "recipients": [], "error": "--no-email"}
+        self.history.update(entry)
+
+
 def execute_plans(
     config: Config,
     plans: list[Plan],
     progress: Callable[[Plan], Progress | None] | None = None,
-    after: Callable[[Entry], None] | None = None,
+    notify: bool = True,
 ) -> RunResult:
     """Send every plan under the lock, recording each entry as soon as it is finished."""
-    from cwpublish.history import History, Ledger
     from cwpublish.lock import PublishLock
     from cwpublish.publishing import execute
 
-    result = RunResult()
     with PublishLock(config.state_dir):
-        history, ledger = History(config.state_dir), Ledger(config.state_dir)
+        recorder = _Recorder(config, notify)
         for plan in plans:
             entry = execute(plan, progress(plan) if progress else None)
-            history.add(entry)
-            ledger.record(entry)
-            result.entries.append(entry)
-            if after:
-                after(entry)
-    return result
+            recorder.record(plan.partner, entry)
+    return recorder.result
 
 
 def run_scheduled(
     config: Config,
     partner_names: tuple[str, ...],
-    initiated_by: str,
+    initiated_by: str | None,
     force: bool = False,
     now: datetime | None = None,
-    after: Callable[[Entry], None] | None = None,
+    notify: bool = True,
 ) -> RunResult:
     """The nightly run: publish each partner whose day it is and whose period is not done."""
     now = now or datetime.now(UTC)
@@ -163,21 +182,34 @@ def run_scheduled(
         log.info("%s: %s", partner.name, decision.reason)
         if decision.due and decision.period:
             due.append((partner, decision.period))
-        else:  # the nightly "still alive" ping
-            ping(partner.schedule.ping_url)
+            continue
+        ping(partner.schedule.ping_url)  # the nightly "still alive" ping
+        tomorrow = decide(today + timedelta(days=1), partner.schedule, day_state, done(partner))
+        if (
+            tomorrow.due
+            and tomorrow.run_date == today + timedelta(days=1)
+            and state.preflight_date(partner.name) != tomorrow.run_date
+        ):
+            state.set_preflight(partner.name, tomorrow.run_date)
+            _preflight(config, partner, tomorrow, notify)
     state.save()
-    result = RunResult()
     if not due:
-        return result
-    from cwpublish.history import ClientResult, History, Ledger
+        return RunResult()
+    return _publish_due(config, due, initiated_by or default_initiated_by(), force, notify)
+
+
+def _publish_due(
+    config: Config, due: list[tuple[Partner, Period]], initiated_by: str, force: bool, notify: bool
+) -> RunResult:
+    from cwpublish.history import ClientResult
     from cwpublish.lock import PublishLock
     from cwpublish.publishing import execute, plan_partner
 
-    initiated_by = initiated_by or default_initiated_by()
     with PublishLock(config.state_dir):
-        history, ledger = History(config.state_dir), Ledger(config.state_dir)
+        recorder = _Recorder(config, notify)
         for partner, period in due:
-            pending = partner.clients if force else _pending(ledger, partner, period)
+            assert partner.schedule is not None
+            pending = partner.clients if force else _pending(recorder.ledger, partner, period)
             if not pending:  # another run finished it while we were deciding
                 ping(partner.schedule.ping_url)
                 continue
@@ -195,13 +227,37 @@ def run_scheduled(
                 if c.publish and c not in pending
             ]
             entry = execute(plan)
-            history.add(entry)
-            ledger.record(entry)
-            result.entries.append(entry)
+            recorder.record(partner, entry)
             ping(partner.schedule.ping_url, "" if entry.status == "success" else "fail")
-            if after:
-                after(entry)
-    return result
+    return recorder.result
+
+
+def _preflight(config: Config, partner: Partner, tomorrow, notify: bool) -> None:
+    """The night before the day: log in and check the Managed IDs; warn the managers once."""
+    from cwpublish.check import online_checks
+
+    problems = [c.message for c in online_checks(partner) if c.status == "fail"]
+    if not problems:
+        log.info("%s: pre-flight for tomorrow's publish passed", partner.name)
+        return
+    log.warning(
+        "%s: tomorrow's automatic publish (%s) would fail: %s",
+        partner.name,
+        tomorrow.period,
+        "; ".join(problems),
+    )
+    if not notify or config.smtp is None or not partner.managers:
+        return
+    from cwpublish.errors import CwpublishError
+    from cwpublish.notify import preflight_message, send
+
+    try:
+        send(
+            config.smtp,
+            preflight_message(config, partner, tomorrow.run_date, str(tomorrow.period), problems),
+        )
+    except CwpublishError as e:
+        log.warning("%s: the pre-flight warning email was not sent: %s", partner.name, e)
 
 
 def _pending(ledger: Ledger, partner: Partner, period: Period) -> list:

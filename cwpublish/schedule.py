@@ -111,8 +111,20 @@ class ScheduleState:
 
     def set(self, partner: str, state: DayState) -> None:
         if self.get(partner) != state:
-            self._data[partner] = {"day": state.day, "since": state.since.isoformat()}
+            item = self._data.setdefault(partner, {})
+            item.update(day=state.day, since=state.since.isoformat())
             self._dirty = True
+
+    def preflight_date(self, partner: str) -> date | None:
+        """The scheduled day whose night-before check already ran (it runs once)."""
+        try:
+            return date.fromisoformat(self._data[partner]["preflight"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def set_preflight(self, partner: str, day: date) -> None:
+        self._data.setdefault(partner, {})["preflight"] = day.isoformat()
+        self._dirty = True
 
     def forget_except(self, partners: set[str]) -> None:
         for name in [p for p in self._data if p not in partners]:

@@ -172,3 +172,70 @@ def run_subprocess(
 
 def read_history(tmp_path: Path) -> list[dict]:
     return json.loads((tmp_path / "state" / "history.json").read_text())["entries"]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every message it receives, parsed."""
+
+    def __init__(self):
+        self.messages: list[tuple[str, list[str], object]] = []
+        self.logins: list[tuple[str, str]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        from email import message_from_bytes, policy
+
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
+                              message_from_bytes(envelope.original_content, policy=policy.default)))
+        return "250 OK"
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        if isinstance(auth_data, LoginPassword):
+            user, password = auth_data.login.decode(), auth_data.password.decode()
+            self.logins.append((user, password))
+            ok = (user, password) == ("billing@example.com", "mail-secret")
+            return AuthResult(success=ok, handled=False)
+        return AuthResult(success=False, handled=False)
+
+
+@pytest.fixture
+def smtp_server(tmp_path):
+    """A real SMTP server (aiosmtpd) on loopback, with STARTTLS (trustme CA) and login."""
+    import ssl
+
+    import trustme
+    from aiosmtpd.controller import Controller
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server_ctx)
+    ca_path = tmp_path / "smtp-ca.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(),
+                            tls_context=server_ctx, authenticator=inbox.authenticate,
+                            auth_require_tls=True)
+    controller.start()
+    inbox.port = controller.port
+    inbox.ca_path = ca_path
+    inbox.config = {"host": "127.0.0.1", "port": controller.port, "security": "starttls",
+                    "username": "billing@example.com", "ca_bundle": str(ca_path),
+                    "sender": "rCloud Billing <billing@example.com>", "timeout": 5}
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def smtp_password():
+    keyring.set_password("cwpublish", "smtp:billing@example.com@127.0.0.1", "mail-secret")
+    return "mail-secret"
