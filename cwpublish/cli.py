@@ -28,6 +28,8 @@ class _Group(click.Group):
         except CwpublishError as e:
             for line in str(e).splitlines():
                 click.echo(f"cwpublish: error: {line}", err=True)
+            if isinstance(ctx.obj, _State) and ctx.obj.json:
+                _dump({"status": "error", "exit_code": e.exit_code, "error": str(e), "entries": []})
             ctx.exit(e.exit_code)
 
 
@@ -51,6 +53,7 @@ class _State:
     def __init__(self, config_path: str | None, verbose: int):
         self.config_path = config_path
         self.verbose = verbose
+        self.json = False  # set by commands given --json: errors are then JSON too
         self._config = None
 
     @property
@@ -60,6 +63,34 @@ class _State:
         if self._config is None:
             self._config = load_config(find_config_path(self.config_path))
         return self._config
+
+
+def _complete_partners(ctx: click.Context, param: click.Parameter, incomplete: str):
+    return [p.name for p in _completion_config(ctx) if p.name.startswith(incomplete)]
+
+
+def _complete_clients(ctx: click.Context, param: click.Parameter, incomplete: str):
+    from click.shell_completion import CompletionItem
+
+    wanted = set(ctx.params.get("partners") or ())
+    return [
+        CompletionItem(c.name, help=c.managed_id)
+        for p in _completion_config(ctx)
+        if not wanted or p.name in wanted
+        for c in p.clients
+        if c.name.lower().startswith(incomplete.lower())
+    ]
+
+
+def _completion_config(ctx: click.Context):
+    """The partners of the configuration, for shell completion (nothing if it cannot load)."""
+    from cwpublish.config import find_config_path, load_config
+
+    root = ctx.find_root()
+    try:
+        return load_config(find_config_path(root.params.get("config_path"))).partners
+    except CwpublishError:
+        return ()
 
 
 def _dump(data: Any) -> None:
@@ -92,22 +123,41 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
 
 @cli.command(epilog=EXIT_CODE_HELP)
 @click.option(
-    "--partner", "partners", multiple=True, metavar="NAME", help="Only this partner (repeatable)."
+    "--partner",
+    "partners",
+    multiple=True,
+    metavar="NAME",
+    shell_complete=_complete_partners,
+    help="Only this partner (repeatable).",
 )
 @click.option(
     "--client",
     "clients",
     multiple=True,
     metavar="NAME_OR_MANAGED_ID",
+    shell_complete=_complete_clients,
     help="Only this client (repeatable); includes clients with publish: false.",
 )
 @click.option("--month", metavar="YYYY-MM", help="Publish this period instead of the default.")
+@click.option("--from", "first", metavar="YYYY-MM", help="Backfill from this month...")
+@click.option("--to", "last", metavar="YYYY-MM", help="...to this month (default: this month).")
 @click.option(
     "--initiated-by",
     metavar="EMAIL",
     help="Recorded in history (default $CWPUBLISH_INITIATED_BY, else user@host).",
 )
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show what would be sent (-v: the SOAP body, password masked); send nothing.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON document {status, exit_code, entries} on stdout.",
+)
 @click.option(
     "--scheduled", is_flag=True, help="Nightly cron mode: publish only partners whose day it is."
 )
@@ -117,7 +167,8 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
 @click.option(
     "--force",
     is_flag=True,
-    help="With --scheduled: publish the due period even if it was already published automatically.",
+    help="Publish clients already published for the period (manual), or a done "
+    "period again (--scheduled).",
 )
 @click.pass_obj
 def publish(
@@ -125,80 +176,205 @@ def publish(
     partners: tuple[str, ...],
     clients: tuple[str, ...],
     month: str | None,
+    first: str | None,
+    last: str | None,
     initiated_by: str | None,
     yes: bool,
+    dry_run: bool,
+    as_json: bool,
     scheduled: bool,
     no_email: bool,
     force: bool,
 ) -> None:
     """Publish each selected client's billable space for the month to ConnectWise.
 
-    Without --scheduled this publishes now (current month in the partner's time zone, or
-    schedule.period: previous). With --scheduled it acts only on each partner's configured day
-    and never publishes a period twice; with nothing due it prints nothing and exits 0.
+    Without --scheduled this publishes now: the current month in the partner's time zone (or
+    last month with schedule.period: previous), --month, or each month of --from/--to (oldest
+    first; stops at the first month that fails entirely). Clients already published for a
+    period are only sent again deliberately: on a terminal it asks, otherwise it needs --force.
+    With --scheduled it acts only on each partner's configured day and never publishes a
+    period twice; with nothing due it prints nothing and exits 0.
 
     \b
     Examples:
       cwpublish publish --partner acme
       cwpublish publish --partner acme --client "Contoso Dental" --month 2026-10 --yes
+      cwpublish publish --partner acme --from 2026-06 --to 2026-09 --yes --json
+      cwpublish publish --dry-run -v
       cwpublish publish --scheduled          # nightly, from cron
     """
     from cwpublish import runner
 
+    obj.json = as_json
     config = obj.config
     if scheduled:
-        if clients or month:
+        if clients or month or first or last or dry_run:
             raise InputError(
                 "--scheduled publishes whole partners for their due period; "
-                "--client and --month are for manual publishing"
+                "--client, --month, --from/--to and --dry-run are for manual "
+                "publishing"
             )
         result = runner.run_scheduled(
             config, partners, initiated_by, force=force, notify=not no_email
         )
     else:
-        if force:
-            raise InputError("--force is only meaningful with --scheduled")
-        from cwpublish import output
-
-        period = _parse_month(month)
-        who = initiated_by or runner.default_initiated_by()
-        plans = runner.plan_manual(config, partners, clients, period, who)
-        if not yes and sys.stdin.isatty():
-            for plan in plans:
-                click.echo(
-                    output.plan_text(
-                        plan.partner.name,
-                        str(plan.period),
-                        plan.partner.connectwise.site,
-                        _plan_rows(plan),
-                    )
-                )
-            if not click.confirm("Publish to ConnectWise?", default=False):
-                raise _Aborted("aborted; nothing was sent")
-        result = runner.execute_plans(config, plans, notify=not no_email)
-    if result.entries:
-        from cwpublish import output
-
-        colour = output.colour_enabled(sys.stdout.isatty())
-        for entry in result.entries:
-            click.echo(output.entry_text(entry.to_dict(), colour))
+        result = _publish_manual(
+            obj,
+            config,
+            partners,
+            clients,
+            runner.resolve_periods(month, first, last),
+            initiated_by,
+            yes,
+            dry_run,
+            force,
+            not no_email,
+        )
+        if result is None:
+            return
+    _print_result(result, as_json)
     sys.exit(result.exit_code) if result.exit_code else None
 
 
-def _parse_month(month: str | None):
-    from datetime import date
+def _publish_manual(
+    obj: _State, config, partners, clients, periods, initiated_by, yes, dry_run, force, notify
+):
+    from cwpublish import output, runner
 
-    from cwpublish.period import Period
+    who = initiated_by or runner.default_initiated_by()
+    plans = runner.plan_manual(config, partners, clients, periods, who, need_password=not dry_run)
+    broken = [p for p in plans if p.error]
+    if len(periods) > 1 and broken and not dry_run:  # a backfill starts only if all can run
+        listing = "\n".join(f"  {p.partner.name} {p.period}: {p.error}" for p in broken)
+        raise InputError(
+            f"backfill refused, nothing was sent: {len(broken)} month(s) cannot "
+            f"be published:\n{listing}"
+        )
+    duplicates = [] if force else runner.find_duplicates(config, plans)
+    if dry_run:
+        return _dry_run(obj, plans, duplicates)
+    interactive = sys.stdin.isatty() and not yes and not obj.json
+    if duplicates:
+        listing = "\n".join(f"  {d}" for d in duplicates)
+        if not interactive:
+            raise InputError(
+                f"{len(duplicates)} client(s) were already published for the "
+                f"period; nothing was sent. Add --force to publish them again:"
+                f"\n{listing}"
+            )
+        click.echo(f"Already published for the period:\n{listing}", err=True)
+        if not click.confirm("Publish these clients AGAIN?", default=False, err=True):
+            plans = runner.drop_duplicates(plans, duplicates)
+            if not plans:
+                raise _Aborted("aborted; nothing was sent")
+    if interactive:
+        for plan in plans:
+            click.echo(
+                output.plan_text(
+                    plan.partner.name,
+                    str(plan.period),
+                    plan.partner.connectwise.site,
+                    _plan_rows(plan),
+                )
+            )
+        if not click.confirm("Publish to ConnectWise?", default=False):
+            raise _Aborted("aborted; nothing was sent")
+    return runner.execute_plans(
+        config,
+        plans,
+        progress=_progress_bar(obj, plans),
+        notify=notify,
+        stop_on_failure=len(periods) > 1,
+    )
 
-    if month is None:
+
+def _dry_run(obj: _State, plans, duplicates) -> None:
+    from cwpublish import output
+    from cwpublish.errors import worst_exit_code
+    from cwpublish.publishing import preview
+
+    previews = []
+    for plan in plans:
+        dup = {
+            d.managed_id
+            for d in duplicates
+            if (d.partner, d.period) == (plan.partner.name, str(plan.period))
+        }
+        previews.append(preview(plan, dup))
+    code = worst_exit_code(
+        [p["exit_code"] for p in previews] + ([EXIT_USAGE] if duplicates else [])
+    )
+    if obj.json:
+        _dump({"status": "dry-run", "exit_code": code, "entries": previews})
+    else:
+        for p in previews:
+            click.echo(output.entry_text(p, output.colour_enabled(sys.stdout.isatty())))
+        if obj.verbose:
+            from cwpublish.connectwise import preview_envelope
+
+            for plan in plans:
+                if plan.to_send:
+                    batch = plan.to_send[: plan.partner.connectwise.batch_size]
+                    click.echo(
+                        f"\nSOAP body of the first UpdateManagedDevices call for "
+                        f"{plan.partner.name} {plan.period} ({len(batch)} devices):"
+                    )
+                    click.echo(preview_envelope(plan.partner.connectwise, batch))
+        click.echo("Dry run: nothing was sent, nothing recorded.", err=True)
+    sys.exit(code) if code else None
+
+
+def _progress_bar(obj: _State, plans):
+    """A progress bar on a terminal when a publish has more than a screenful of clients."""
+    import shutil
+
+    if obj.json or not sys.stderr.isatty():
         return None
-    try:
-        period = Period.parse(month)
-    except ValueError as e:
-        raise InputError(f"--month: {e}") from None
-    if period > Period.of(date.today()):
-        raise InputError(f"--month: {period} is in the future")
-    return period
+    if sum(len(p.to_send) for p in plans) <= shutil.get_terminal_size().lines:
+        return None
+
+    def for_plan(plan):
+        bar = click.progressbar(
+            length=len(plan.to_send), file=sys.stderr, label=f"{plan.partner.name} {plan.period}"
+        )
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            bar.update(n)
+            if done >= len(plan.to_send):
+                bar.render_finish()
+
+        return advance
+
+    return for_plan
+
+
+def _print_result(result, as_json: bool) -> None:
+    entries = [e.to_dict() for e in result.entries]
+    if as_json:
+        statuses = {e["status"] for e in entries}
+        status = (
+            "nothing-due" if not entries else statuses.pop() if len(statuses) == 1 else "partial"
+        )
+        _dump(
+            {
+                "status": status,
+                "exit_code": result.exit_code,
+                "entries": entries,
+                "not_attempted": [{"partner": p, "period": m} for p, m in result.not_attempted],
+            }
+        )
+        return
+    from cwpublish import output
+
+    colour = output.colour_enabled(sys.stdout.isatty())
+    for entry in entries:
+        click.echo(output.entry_text(entry, colour))
+    if result.not_attempted:
+        left = ", ".join(f"{p} {m}" for p, m in result.not_attempted)
+        click.echo(f"cwpublish: stopped after a failed month; not attempted: {left}", err=True)
 
 
 def _plan_rows(plan) -> list[list[str]]:
@@ -414,6 +590,106 @@ def credentials_delete(obj: _State, partner: str | None, smtp: bool) -> None:
     if not creds.delete_secret(key):
         raise InputError(f"the {what} was not in the keyring")
     click.echo(f"Deleted the {what}.")
+
+
+@cli.command()
+@click.pass_obj
+def init(obj: _State) -> None:
+    """Write a commented configuration skeleton (never over an existing file).
+
+    It goes to -c FILE, else $CWPUBLISH_CONFIG, else ~/.config/cwpublish/config.yaml.
+
+    \b
+    Example:
+      cwpublish -c ./cwpublish.yaml init
+    """
+    from importlib import resources
+
+    from cwpublish.config import find_config_path
+
+    path = find_config_path(obj.config_path)
+    if path.exists():
+        raise InputError(f"{path}: already exists; not overwritten")
+    text = (resources.files("cwpublish") / "data" / "config.example.yaml").read_text("utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "x", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        raise InputError(f"{path}: cannot write: {e.strerror}") from None
+    c = f"cwpublish -c {path}" if obj.config_path else "cwpublish"
+    click.echo(
+        f"Wrote a commented configuration to {path}. Next:\n"
+        "  1. Edit it: ConnectWise site, Company ID, integrator login, Management IT "
+        "Name, usage source, clients.\n"
+        f"  2. {c} credentials set --partner acme\n"
+        f"  3. {c} check-config --online\n"
+        f"  4. {c} publish --dry-run"
+    )
+
+
+@cli.command()
+@click.option(
+    "--partner",
+    required=True,
+    metavar="NAME",
+    shell_complete=_complete_partners,
+    help="The partner whose clients are reported.",
+)
+@click.option("--month", metavar="YYYY-MM", help="The period (default: the publish default).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "html"]),
+    default="csv",
+    show_default=True,
+    help="Report format.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help="Write to FILE instead of stdout.",
+)
+@click.option(
+    "--email", "send_email", is_flag=True, help="Email the report to the partner's managers."
+)
+@click.pass_obj
+def report(
+    obj: _State, partner: str, month: str | None, fmt: str, output: str | None, send_email: bool
+) -> None:
+    """The usage report for a partner, for when publishing is impossible (an outage).
+
+    Per client: name, Managed ID, billable GB, period, and whether it reached ConnectWise
+    (from the ledger); usage rows with no client are listed too.
+
+    \b
+    Examples:
+      cwpublish report --partner acme --month 2026-10 --format html --output acme.html
+      cwpublish report --partner acme --email
+    """
+    from cwpublish import report as reports
+    from cwpublish import runner
+    from cwpublish.publishing import partner_period
+
+    config = obj.config
+    p = runner.pick_partners(config, (partner,))[0]
+    [period] = runner.resolve_periods(month, None, None)
+    data = reports.build(config, p, period or partner_period(p))
+    text = reports.to_csv(data) if fmt == "csv" else reports.to_html(config, data)
+    if output:
+        from pathlib import Path
+
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise InputError(f"--output {output}: cannot write: {e.strerror}") from None
+        click.echo(f"Wrote the {data['period']} report of {p.name} to {output}.", err=True)
+    elif not send_email:
+        click.echo(text, nl=False)
+    if send_email:
+        reports.email(config, p, data)
+        click.echo(f"Emailed the report to {', '.join(p.managers)}.", err=True)
 
 
 def main() -> None:

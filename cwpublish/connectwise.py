@@ -236,3 +236,21 @@ def _reason(e: Exception) -> str:
         if known in text:
             return known.lower()
     return type(e).__name__
+
+
+def preview_envelope(cw: ConnectWise, devices: list[DeviceUpdate]) -> str:
+    """The UpdateManagedDevices envelope for `devices`, password masked (--dry-run -v)."""
+    from lxml import etree
+
+    client = ConnectWiseClient(cw, "********")
+    try:
+        envelope = client._client.create_message(
+            client._service,
+            "UpdateManagedDevices",
+            credentials=client.credentials(),
+            managementSolutionName=cw.management_it_name,
+            managedDevices={"ManagedDevice": [client._device(d) for d in devices]},
+        )
+        return etree.tostring(envelope, pretty_print=True, encoding="unicode")
+    finally:
+        client.close()

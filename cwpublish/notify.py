@@ -111,13 +111,19 @@ def local_time(iso: str | None, tz) -> str:
 def _message(
     config: Config, partner: Partner, subject: str, template: str, context: dict[str, Any]
 ):
+    text = render(config, f"{template}.txt", context)
+    html = render(config, f"{template}.html", context)
+    return build_message(config, partner, subject, text, html)
+
+
+def build_message(config: Config, partner: Partner, subject: str, text: str, html: str):
+    """A multipart/alternative email from the configured sender to the partner's managers."""
     from email.message import EmailMessage
     from email.utils import formatdate, make_msgid
 
-    text = render(config, f"{template}.txt", context)
-    html = render(config, f"{template}.html", context)
+    if config.smtp is None:
+        raise NotificationError("no smtp section in the configuration")
     msg = EmailMessage()
-    assert config.smtp is not None
     msg["Subject"] = subject
     msg["From"] = config.smtp.sender
     msg["To"] = ", ".join(partner.managers)

@@ -264,3 +264,47 @@ def _finish(entry: Entry, error: str | None, code: int | None) -> Entry:
     entry.error = error
     entry.finished_at = datetime.now().astimezone().isoformat(timespec="seconds")
     return entry
+
+
+def preview(plan: Plan, duplicates: set[str]) -> dict:
+    """What a plan would do, shaped like a history entry (for --dry-run and its --json)."""
+    clients = [
+        {
+            "name": d.client,
+            "managed_id": d.managed_id,
+            "billable_gb": float(d.billable_gb),
+            "status": "duplicate" if d.managed_id in duplicates else "would-publish",
+            "error": "already published for this period; needs --force"
+            if d.managed_id in duplicates
+            else None,
+        }
+        for d in plan.to_send
+    ]
+    clients += [
+        {
+            "name": c.name,
+            "managed_id": c.managed_id,
+            "billable_gb": c.billable_gb,
+            "status": "failed",
+            "error": c.error,
+        }
+        for c in plan.failed
+    ]
+    sending = sum(1 for c in clients if c["status"] == "would-publish")
+    failing = len(clients) - sending
+    status = "success" if not failing else "partial" if sending else "failed"
+    code = {"success": EXIT_OK, "partial": EXIT_PARTIAL, "failed": EXIT_USAGE}[status]
+    return {
+        "partner": plan.partner.name,
+        "mode": plan.mode,
+        "initiated_by": plan.initiated_by,
+        "period": str(plan.period),
+        "site": plan.partner.connectwise.site,
+        "dry_run": True,
+        "status": status,
+        "exit_code": plan.error_exit if plan.error else code,
+        "error": plan.error,
+        "usage_source": plan.usage_source,
+        "clients": clients,
+        "unmapped": plan.unmapped,
+    }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cwpublish.config import Config, Partner
@@ -24,11 +24,13 @@ if TYPE_CHECKING:  # imported where used, so the nightly no-op stays light
     from cwpublish.publishing import Plan, Progress
 
 log = logging.getLogger("cwpublish")
+MAX_BACKFILL_MONTHS = 60
 
 
 @dataclass
 class RunResult:
     entries: list[Entry] = field(default_factory=list)
+    not_attempted: list[tuple[str, str]] = field(default_factory=list)  # (partner, period)
 
     @property
     def exit_code(self) -> int:
@@ -64,15 +66,54 @@ def pick_partners(config: Config, names: tuple[str, ...]) -> list[Partner]:
     return [p for p in config.partners if p.name in names]
 
 
+def resolve_periods(
+    month: str | None, first: str | None, last: str | None, today: date | None = None
+) -> list[Period | None]:
+    """The periods of --month or --from/--to, oldest first; [None] means each partner's default.
+
+    A month in the future is refused: its usage is not final and it would bill ahead.
+    """
+    now = Period.of(today or date.today())
+
+    def parse(option: str, text: str) -> Period:
+        try:
+            period = Period.parse(text)
+        except ValueError as e:
+            raise InputError(f"{option}: {e}") from None
+        if period > now:
+            raise InputError(f"{option}: {period} is in the future")
+        return period
+
+    if month and (first or last):
+        raise InputError("--month cannot be combined with --from/--to")
+    if month:
+        return [parse("--month", month)]
+    if last and not first:
+        raise InputError("--to needs --from (the first month of the backfill)")
+    if not first:
+        return [None]
+    start, end = parse("--from", first), parse("--to", last) if last else now
+    if start > end:
+        raise InputError(f"--from {start} is after --to {end}")
+    periods = [start]
+    while periods[-1] < end:
+        periods.append(periods[-1].next())
+    if len(periods) > MAX_BACKFILL_MONTHS:
+        raise InputError(
+            f"--from/--to: {len(periods)} months; at most {MAX_BACKFILL_MONTHS} at once"
+        )
+    return periods
+
+
 def plan_manual(
     config: Config,
     partner_names: tuple[str, ...],
     client_names: tuple[str, ...],
-    month: Period | None,
+    periods: list[Period | None],
     initiated_by: str,
     need_password: bool = True,
 ) -> list[Plan]:
-    """Plans for a manual publish; InputError if the selection is empty or a name is unknown."""
+    """Plans for a manual publish, oldest period first; every usage source is read up front."""
     from cwpublish.publishing import (
         check_client_names,
         partner_period,
@@ -83,21 +124,84 @@ def plan_manual(
     partners = pick_partners(config, partner_names)
     check_client_names(partners, client_names)
     plans = []
-    for partner in partners:
-        clients = select_clients(partner, client_names)
-        if not clients:
-            continue
-        period = month or partner_period(partner)
-        plans.append(
-            plan_partner(
-                partner, period, clients, "manual", initiated_by, need_password=need_password
-            )
-        )
+    for period in periods:
+        for partner in partners:
+            clients = select_clients(partner, client_names)
+            if clients:
+                plans.append(
+                    plan_partner(
+                        partner,
+                        period or partner_period(partner),
+                        clients,
+                        "manual",
+                        initiated_by,
+                        need_password=need_password,
+                    )
+                )
     if not plans:
         raise InputError(
             "no clients selected: every client has `publish: false`; name them with --client"
         )
     return plans
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A client a manual publish would send again for a period it was already published for."""
+
+    partner: str
+    period: str
+    client: str
+    managed_id: str
+    at: str
+    by: str
+    mode: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.partner} {self.period}: {self.client} ({self.managed_id}) was published "
+            f"{self.at} by {self.by} ({self.mode})"
+        )
+
+
+def find_duplicates(config: Config, plans: list[Plan]) -> list[Duplicate]:
+    """Clients of the plans already published for the same period (ledger, any mode)."""
+    from cwpublish.history import Ledger
+
+    ledger = Ledger(config.state_dir)
+    found = []
+    for plan in plans:
+        for d in plan.to_send:
+            records = ledger.published(plan.partner.name, str(plan.period), d.managed_id)
+            if records:
+                mode, last = max(records.items(), key=lambda item: item[1].get("at") or "")
+                found.append(
+                    Duplicate(
+                        plan.partner.name,
+                        str(plan.period),
+                        d.client,
+                        d.managed_id,
+                        last.get("at") or "?",
+                        last.get("by") or "?",
+                        mode,
+                    )
+                )
+    return found
+
+
+def drop_duplicates(plans: list[Plan], duplicates: list[Duplicate]) -> list[Plan]:
+    """The plans without the duplicate clients (plans left with nothing are dropped)."""
+    dup = {(d.partner, d.period, d.managed_id) for d in duplicates}
+    kept = []
+    for plan in plans:
+        plan.to_send = [
+            d
+            for d in plan.to_send
+            if (plan.partner.name, str(plan.period), d.managed_id) not in dup
+        ]
+        if plan.to_send or plan.failed:
+            kept.append(plan)
+    return kept
 
 
 class _Recorder:
@@ -130,16 +234,26 @@ def execute_plans(
     plans: list[Plan],
     progress: Callable[[Plan], Progress | None] | None = None,
     notify: bool = True,
+    stop_on_failure: bool = False,
 ) -> RunResult:
-    """Send every plan under the lock, recording each entry as soon as it is finished."""
+    """Send every plan under the lock, recording each entry as soon as it is finished.
+
+    With `stop_on_failure` (a backfill), the first publish that failed entirely stops the run;
+    the plans left are reported as not attempted.
+    """
     from cwpublish.lock import PublishLock
     from cwpublish.publishing import execute
 
     with PublishLock(config.state_dir):
         recorder = _Recorder(config, notify)
-        for plan in plans:
+        for i, plan in enumerate(plans):
             entry = execute(plan, progress(plan) if progress else None)
             recorder.record(plan.partner, entry)
+            if stop_on_failure and entry.status == "failed":
+                recorder.result.not_attempted = [
+                    (p.partner.name, str(p.period)) for p in plans[i + 1 :]
+                ]
+                break
     return recorder.result
 
 

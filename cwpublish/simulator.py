@@ -11,7 +11,7 @@ of order is ignored. An UpdateManagedDevices call with any bad device applies no
     python -m cwpublish.simulator show --url http://127.0.0.1:8765
 
 Control endpoints (JSON): GET /_sim/state, POST /_sim/faults (a list of fault rules),
-POST /_sim/reset. A fault rule: {"operation": "UpdateManagedDevices", "times": 2,
+POST /_sim/reset. A fault rule: {"operation": "UpdateManagedDevices", "times": 2, "after": 0,
 "http_status": 503 | "soap_fault": "text" | "result_text": "text" | "html": true,
 "delay": 0.5, "drop": true}. GET / shows the "Configuration tab" of every company.
 """
@@ -148,6 +148,9 @@ class SimulatedConnectWise:
         with self.lock:
             for rule in self.faults:
                 if rule.get("operation") not in (None, operation):
+                    continue
+                if rule.get("after", 0) > 0:  # let this many matching requests through first
+                    rule["after"] -= 1
                     continue
                 times = rule.get("times", -1)
                 if times == 0:
@@ -356,6 +359,8 @@ class _Handler(BaseHTTPRequestHandler):
             {
                 "managed_id": d.findtext(f"{{{NS}}}ManagedIdentifier"),
                 "billable_gb": d.findtext(f"{{{NS}}}Device/{{{NS}}}BackupBillableSpaceGb"),
+                "year": d.findtext(f"{{{NS}}}Device/{{{NS}}}BackupYear"),
+                "month": d.findtext(f"{{{NS}}}Device/{{{NS}}}BackupMonth"),
             }
             for d in op.iterfind(f"{{{NS}}}managedDevices/{{{NS}}}ManagedDevice")
         ]

@@ -145,7 +145,7 @@ def test_user_templates_override_and_missing_variables_are_caught(
     assert check.exit_code == 2
     assert "✗ [templates] email template publish.html" in check.stdout
     assert "'no_such_variable' is undefined" in check.stdout
-    assert run(config, "publish", "--yes").exit_code == 0  # the publish is unaffected
+    assert run(config, "publish", "--yes", "--force").exit_code == 0  # publish unaffected
     note = read_history(tmp_path)[0]["notification"]
     assert note["status"] == "failed" and "no_such_variable" in note["error"]
     assert len(smtp_server.messages) == 1  # no half-empty email

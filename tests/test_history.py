@@ -21,7 +21,7 @@ def test_history_is_capped_at_ten_per_partner_newest_first(
 
     keyring.set_password("cwpublish", "connectwise:other", "x")  # rejected: still recorded
     for _ in range(12):
-        run(config, "publish", "--yes", "--partner", "acme")
+        run(config, "publish", "--yes", "--force", "--partner", "acme")
     run(config, "publish", "--yes", "--partner", "other")
     entries = read_history(tmp_path)
     assert [e["partner"] for e in entries].count("acme") == 10

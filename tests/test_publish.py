@@ -255,7 +255,7 @@ def test_the_password_appears_nowhere(sim, make_config, password, run, tmp_path)
     config = make_config(sim.url, usage={USAGE_FILE: USAGE})
     outputs = [run(config, "-vv", "publish", "--yes")]
     sim_faults(sim, [{"operation": "UpdateManagedDevices", "result_text": f"bad {SECRET}"}])
-    outputs.append(run(config, "-vv", "publish", "--yes"))
+    outputs.append(run(config, "-vv", "publish", "--yes", "--force"))
     outputs.append(run(config, "history", "--json"))
     outputs.append(run(config, "check-config", "--online", "--json"))
     for r in outputs:
