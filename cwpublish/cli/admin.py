@@ -1,0 +1,212 @@
+"""`history`, `check-config` and `credentials`: what happened, is it set up, the passwords."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from cwpublish.cli.base import EXIT_CODE_HELP, Group, State, cli, dump
+from cwpublish.errors import EXIT_USAGE, InputError
+
+
+@cli.group(cls=Group, invoke_without_command=True)
+@click.option("--partner", metavar="NAME", help="Only this partner.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of entries).")
+@click.pass_context
+def history(ctx: click.Context, partner: str | None, as_json: bool) -> None:
+    """List the last publish operations (ten per partner), newest first.
+
+    \b
+    Examples:
+      cwpublish history --partner acme
+      cwpublish history show 3f2a9c
+    """
+    if ctx.invoked_subcommand:
+        return
+    from cwpublish import output
+    from cwpublish.history import History
+
+    entries = History(ctx.obj.config.state_dir).entries(partner)
+    if as_json:
+        dump(entries)
+    else:
+        click.echo(output.history_text(entries, output.colour_enabled(sys.stdout.isatty())))
+
+
+@history.command("show")
+@click.argument("entry_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the entry as JSON.")
+@click.pass_obj
+def history_show(obj: State, entry_id: str, as_json: bool) -> None:
+    """Show one publish operation in full (any unique prefix of its ID).
+
+    \b
+    Example:
+      cwpublish history show 3f2a9c
+    """
+    from cwpublish import output
+    from cwpublish.history import History
+
+    entry = History(obj.config.state_dir).find(entry_id)
+    if entry is None:
+        raise InputError(f"history: no single entry with ID {entry_id!r}")
+    if as_json:
+        dump(entry)
+    else:
+        click.echo(output.entry_detail(entry, output.colour_enabled(sys.stdout.isatty())))
+
+
+@cli.command("check-config", epilog=EXIT_CODE_HELP)
+@click.option("--partner", "partners", multiple=True, metavar="NAME", help="Only this partner.")
+@click.option(
+    "--online", is_flag=True, help="Also log in to ConnectWise and verify every Managed ID."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def check_config(obj: State, partners: tuple[str, ...], online: bool, as_json: bool) -> None:
+    """Check the configuration, keyring and usage; --online also asks ConnectWise.
+
+    Prints a checklist (✓ ok, ! warning, ✗ failure) and exits 0 when nothing failed.
+
+    \b
+    Example:
+      cwpublish -c cwpublish.yaml check-config --online
+    """
+    from cwpublish.check import check_config as run_checks
+    from cwpublish.errors import ConfigError, worst_exit_code
+    from cwpublish.runner import pick_partners
+
+    try:
+        config = obj.config
+    except ConfigError as e:
+        if as_json:
+            dump(
+                {
+                    "ok": False,
+                    "checks": [
+                        {
+                            "status": "fail",
+                            "scope": "config",
+                            "message": f"{e.path}: {p}",
+                            "exit_code": EXIT_USAGE,
+                        }
+                        for p in e.problems
+                    ],
+                }
+            )
+        else:
+            for p in e.problems:
+                click.echo(f"✗ {e.path}: {p}")
+        sys.exit(EXIT_USAGE)
+    checks = run_checks(config, pick_partners(config, partners), online)
+    code = worst_exit_code([c.exit_code for c in checks if c.status == "fail"])
+    if as_json:
+        dump({"ok": code == 0, "checks": [c.to_dict() for c in checks]})
+    else:
+        marks = {"ok": "✓", "warn": "!", "fail": "✗"}
+        for c in checks:
+            click.echo(f"{marks[c.status]} [{c.scope}] {c.message}")
+    sys.exit(code) if code else None
+
+
+@cli.group(cls=Group)
+def credentials() -> None:
+    """Store, check and delete passwords in the OS keyring (never in the YAML).
+
+    \b
+    Examples:
+      cwpublish credentials set --partner acme
+      printf '%s' "$PW" | cwpublish credentials set --partner acme
+      cwpublish credentials status
+    """
+
+
+def _credential_target(config, partner: str | None, smtp: bool) -> tuple[str, str]:
+    from cwpublish import credentials as creds
+
+    if bool(partner) == smtp:
+        raise InputError("give exactly one of --partner NAME or --smtp")
+    if smtp:
+        if config.smtp is None:
+            raise InputError("--smtp: the configuration has no smtp section")
+        return creds.smtp_key(config.smtp), f"SMTP password for {config.smtp.username or '-'}"
+    from cwpublish.runner import pick_partners
+
+    p = pick_partners(config, (partner,))[0]
+    return creds.partner_key(
+        p
+    ), f"integrator password of {p.connectwise.integrator_username} for {p.name}"
+
+
+@credentials.command("set")
+@click.option("--partner", metavar="NAME", help="The partner's integrator password.")
+@click.option("--smtp", is_flag=True, help="The SMTP login password.")
+@click.pass_obj
+def credentials_set(obj: State, partner: str | None, smtp: bool) -> None:
+    """Store a password: asked without echo, or read from stdin when it is not a terminal.
+
+    \b
+    Example:
+      cwpublish credentials set --partner acme
+    """
+    from cwpublish import credentials as creds
+
+    key, what = _credential_target(obj.config, partner, smtp)
+    if sys.stdin.isatty():
+        secret = click.prompt(what, hide_input=True, confirmation_prompt=True)
+    else:
+        secret = sys.stdin.readline().rstrip("\r\n")
+    creds.set_secret(key, secret)
+    click.echo(f"Stored the {what} in the keyring ({creds.backend_name()}).")
+
+
+@credentials.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def credentials_status(obj: State, as_json: bool) -> None:
+    """Show which passwords are present in the keyring (never their values).
+
+    \b
+    Example:
+      cwpublish credentials status --json
+    """
+    from cwpublish import credentials as creds
+
+    config = obj.config
+    items = [
+        {"name": f"partner:{p.name}", "present": creds.has_secret(creds.partner_key(p))}
+        for p in config.partners
+    ]
+    if config.smtp and config.smtp.username:
+        items.append({"name": "smtp", "present": creds.has_secret(creds.smtp_key(config.smtp))})
+    if as_json:
+        dump({"backend": creds.backend_name(), "credentials": items})
+    else:
+        click.echo(f"keyring backend: {creds.backend_name()}")
+        for item in items:
+            click.echo(
+                f"{'✓' if item['present'] else '✗'} {item['name']}: "
+                f"{'present' if item['present'] else 'missing'}"
+            )
+    missing = [i for i in items if not i["present"]]
+    sys.exit(EXIT_USAGE) if missing else None
+
+
+@credentials.command("delete")
+@click.option("--partner", metavar="NAME", help="The partner's integrator password.")
+@click.option("--smtp", is_flag=True, help="The SMTP login password.")
+@click.pass_obj
+def credentials_delete(obj: State, partner: str | None, smtp: bool) -> None:
+    """Delete a stored password.
+
+    \b
+    Example:
+      cwpublish credentials delete --partner acme
+    """
+    from cwpublish import credentials as creds
+
+    key, what = _credential_target(obj.config, partner, smtp)
+    if not creds.delete_secret(key):
+        raise InputError(f"the {what} was not in the keyring")
+    click.echo(f"Deleted the {what}.")

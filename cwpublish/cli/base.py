@@ -1,0 +1,121 @@
+"""The `cwpublish` group: global options, logging, and errors mapped to exit codes.
+
+The cli package is the only place that imports click; its modules hold the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+
+from cwpublish import __version__
+from cwpublish.errors import EXIT_CODES, CwpublishError
+
+EXIT_CODE_HELP = "\b\nExit codes:\n" + "\n".join(f"  {k:>2}  {v}" for k, v in EXIT_CODES.items())
+log = logging.getLogger("cwpublish")
+
+
+class Group(click.Group):
+    """Turns every CwpublishError into a one-line message and its documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CwpublishError as e:
+            for line in str(e).splitlines():
+                click.echo(f"cwpublish: error: {line}", err=True)
+            if isinstance(ctx.obj, State) and ctx.obj.json:
+                dump({"status": "error", "exit_code": e.exit_code, "error": str(e), "entries": []})
+            ctx.exit(e.exit_code)
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        level = {"WARNING": "warning: ", "ERROR": "error: "}.get(record.levelname, "")
+        return f"cwpublish: {level}{record.getMessage()}"
+
+
+def _setup_logging(verbose: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter())
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.setLevel(
+        logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    )
+
+
+class State:
+    def __init__(self, config_path: str | None, verbose: int):
+        self.config_path = config_path
+        self.verbose = verbose
+        self.json = False  # set by commands given --json: errors are then JSON too
+        self._config = None
+
+    @property
+    def config(self):
+        from cwpublish.config import find_config_path, load_config
+
+        if self._config is None:
+            self._config = load_config(find_config_path(self.config_path))
+        return self._config
+
+
+def complete_partners(ctx: click.Context, param: click.Parameter, incomplete: str):
+    return [p.name for p in _completion_config(ctx) if p.name.startswith(incomplete)]
+
+
+def complete_clients(ctx: click.Context, param: click.Parameter, incomplete: str):
+    from click.shell_completion import CompletionItem
+
+    wanted = set(ctx.params.get("partners") or ())
+    return [
+        CompletionItem(c.name, help=c.managed_id)
+        for p in _completion_config(ctx)
+        if not wanted or p.name in wanted
+        for c in p.clients
+        if c.name.lower().startswith(incomplete.lower())
+    ]
+
+
+def _completion_config(ctx: click.Context):
+    """The partners of the configuration, for shell completion (nothing if it cannot load)."""
+    from cwpublish.config import find_config_path, load_config
+
+    root = ctx.find_root()
+    try:
+        return load_config(find_config_path(root.params.get("config_path"))).partners
+    except CwpublishError:
+        return ()
+
+
+def dump(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@click.group(cls=Group, epilog=EXIT_CODE_HELP)
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    metavar="FILE",
+    envvar=None,
+    help="Configuration file (default: $CWPUBLISH_CONFIG, ./cwpublish.yaml, "
+    "~/.config/cwpublish/config.yaml).",
+)
+@click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debug).")
+@click.version_option(__version__, prog_name="cwpublish")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
+    """Publish rCloud billable backup space (GB per client and month) to ConnectWise PSA.
+
+    \b
+    Example:
+      cwpublish -c /etc/cwpublish.yaml publish --partner acme
+    """
+    _setup_logging(verbose)
+    ctx.obj = State(config_path, verbose)

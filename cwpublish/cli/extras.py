@@ -1,0 +1,108 @@
+"""`init` and `report`: a configuration to start from, and the outage usage report."""
+
+from __future__ import annotations
+
+import click
+
+from cwpublish.cli.base import State, cli, complete_partners
+from cwpublish.errors import InputError
+
+
+@cli.command()
+@click.pass_obj
+def init(obj: State) -> None:
+    """Write a commented configuration skeleton (never over an existing file).
+
+    It goes to -c FILE, else $CWPUBLISH_CONFIG, else ~/.config/cwpublish/config.yaml.
+
+    \b
+    Example:
+      cwpublish -c ./cwpublish.yaml init
+    """
+    from importlib import resources
+
+    from cwpublish.config import find_config_path
+
+    path = find_config_path(obj.config_path)
+    if path.exists():
+        raise InputError(f"{path}: already exists; not overwritten")
+    text = (resources.files("cwpublish") / "data" / "config.example.yaml").read_text("utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "x", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        raise InputError(f"{path}: cannot write: {e.strerror}") from None
+    c = f"cwpublish -c {path}" if obj.config_path else "cwpublish"
+    click.echo(
+        f"Wrote a commented configuration to {path}. Next:\n"
+        "  1. Edit it: ConnectWise site, Company ID, integrator login, Management IT "
+        "Name, usage source, clients.\n"
+        f"  2. {c} credentials set --partner acme\n"
+        f"  3. {c} check-config --online\n"
+        f"  4. {c} publish --dry-run"
+    )
+
+
+@cli.command()
+@click.option(
+    "--partner",
+    required=True,
+    metavar="NAME",
+    shell_complete=complete_partners,
+    help="The partner whose clients are reported.",
+)
+@click.option("--month", metavar="YYYY-MM", help="The period (default: the publish default).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "html"]),
+    default="csv",
+    show_default=True,
+    help="Report format.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help="Write to FILE instead of stdout.",
+)
+@click.option(
+    "--email", "send_email", is_flag=True, help="Email the report to the partner's managers."
+)
+@click.pass_obj
+def report(
+    obj: State, partner: str, month: str | None, fmt: str, output: str | None, send_email: bool
+) -> None:
+    """The usage report for a partner, for when publishing is impossible (an outage).
+
+    Per client: name, Managed ID, billable GB, period, and whether it reached ConnectWise
+    (from the ledger); usage rows with no client are listed too.
+
+    \b
+    Examples:
+      cwpublish report --partner acme --month 2026-10 --format html --output acme.html
+      cwpublish report --partner acme --email
+    """
+    from cwpublish import report as reports
+    from cwpublish import runner
+    from cwpublish.publishing import partner_period
+
+    config = obj.config
+    p = runner.pick_partners(config, (partner,))[0]
+    [period] = runner.resolve_periods(month, None, None)
+    data = reports.build(config, p, period or partner_period(p))
+    text = reports.to_csv(data) if fmt == "csv" else reports.to_html(config, data)
+    if output:
+        from pathlib import Path
+
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise InputError(f"--output {output}: cannot write: {e.strerror}") from None
+        click.echo(f"Wrote the {data['period']} report of {p.name} to {output}.", err=True)
+    elif not send_email:
+        click.echo(text, nl=False)
+    if send_email:
+        reports.email(config, p, data)
+        click.echo(f"Emailed the report to {', '.join(p.managers)}.", err=True)
