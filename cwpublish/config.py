@@ -38,6 +38,9 @@ class ConnectWise:
     wsdl: str = "bundled"  # bundled | live
     batch_size: int = 200
     ca_bundle: str | None = None
+    retries: int = 3  # transient failures retried this many times...
+    retry_backoff: float = 2.0  # ...after 2, 4, 8 s (with jitter)...
+    retry_max_seconds: float = 120.0  # ...but never past this much time in all
 
     @property
     def endpoint(self) -> str:
@@ -446,6 +449,9 @@ class _Validator:
                 "wsdl",
                 "batch_size",
                 "ca_bundle",
+                "retries",
+                "retry_backoff",
+                "retry_max_seconds",
             },
             required,
         )
@@ -460,6 +466,9 @@ class _Validator:
         timeout = self.number(m, "timeout", where, 30.0)
         wsdl = self.choice(m, "wsdl", where, ("bundled", "live"), "bundled")
         batch_size = self.integer(m, "batch_size", where, 200, 1, 10000)
+        retries = self.integer(m, "retries", where, 3, 0, 10)
+        backoff = self.number(m, "retry_backoff", where, 2.0)
+        retry_max = self.number(m, "retry_max_seconds", where, 120.0)
         if not all(values.values()):
             return None
         return ConnectWise(
@@ -470,6 +479,9 @@ class _Validator:
             wsdl=wsdl,
             batch_size=batch_size or 200,
             ca_bundle=ca_bundle,
+            retries=3 if retries is None else retries,
+            retry_backoff=backoff,
+            retry_max_seconds=retry_max,
         )
 
     def site(self, site: str, where: str, insecure: bool) -> str:

@@ -8,6 +8,7 @@ the password.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
@@ -18,7 +19,10 @@ from cwpublish.errors import ConnectWiseError
 from cwpublish.period import Period
 
 NAMESPACE = "http://connectwise.com"
+TRANSIENT_HTTP = (429, 502, 503, 504)
+MAX_RESPONSE = 16 * 2**20  # bytes; a real answer is far smaller
 BINDING = f"{{{NAMESPACE}}}ManagedDeviceApiSoap"
+log = logging.getLogger("cwpublish")
 MAX_ERROR_TEXT = 300
 
 
@@ -69,7 +73,7 @@ class ConnectWiseClient:
             forbid_external=True,
         )
         wsdl = cw.endpoint + "?wsdl" if cw.wsdl == "live" else bundled_wsdl()
-        self._client = self._guard(
+        self._client = self._call(
             "WSDL", lambda: Client(wsdl, transport=transport, settings=settings)
         )
         self._service = self._client.create_service(BINDING, cw.endpoint)
@@ -86,7 +90,7 @@ class ConnectWiseClient:
 
     def management_it_name(self) -> str:
         """GetManagementItSetupsName: proves site, login and Management IT Name in one call."""
-        result = self._guard(
+        result = self._call(
             "GetManagementItSetupsName",
             lambda: self._service.GetManagementItSetupsName(
                 credentials=self.credentials(), managementSolutionName=self.cw.management_it_name
@@ -96,7 +100,7 @@ class ConnectWiseClient:
 
     def managed_ids(self) -> set[str]:
         """GetManagedGroup: the Managed IDs that companies configured for this solution."""
-        result = self._guard(
+        result = self._call(
             "GetManagedGroup",
             lambda: self._service.GetManagedGroup(
                 credentials=self.credentials(),
@@ -109,7 +113,7 @@ class ConnectWiseClient:
 
     def update_devices(self, devices: list[DeviceUpdate]) -> str | None:
         """UpdateManagedDevices for a batch; the error text ConnectWise returned, or None."""
-        result = self._guard(
+        result = self._call(
             "UpdateManagedDevices",
             lambda: self._service.UpdateManagedDevices(
                 credentials=self.credentials(),
@@ -132,6 +136,39 @@ class ConnectWiseClient:
                 "BackupMonth": d.period.month,
             },
         }
+
+    def _call(self, operation: str, call):
+        """Run a call; retry transient failures with exponential backoff and jitter.
+
+        Connection errors, time-outs, HTTP 429/502/503/504 are retried, at most `retries`
+        times and never past `retry_max_seconds`; SOAP faults and other HTTP errors are not.
+        Re-sending an update is harmless: it is keyed by Managed ID and DeviceIdentifier.
+        """
+        import random
+        import time
+
+        started = time.monotonic()
+        attempt = 1
+        while True:
+            try:
+                return self._guard(operation, call)
+            except ConnectWiseError as e:
+                if not e.transient or attempt > self.cw.retries:
+                    raise e.after(attempt) from None
+                delay = e.retry_after
+                if delay is None:
+                    delay = self.cw.retry_backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
+                if time.monotonic() - started + delay > self.cw.retry_max_seconds:
+                    raise e.after(attempt) from None
+                log.info(
+                    "%s; retrying in %.1fs (attempt %d of %d)",
+                    e,
+                    delay,
+                    attempt + 1,
+                    self.cw.retries + 1,
+                )
+                time.sleep(delay)
+                attempt += 1
 
     def _guard(self, operation: str, call):
         """Run a zeep call, turning every failure into a ConnectWiseError without secrets."""
@@ -167,7 +204,12 @@ class ConnectWiseClient:
             }.get(code, "error")
             page = " (an HTML page)" if isinstance(e, NotSoap) and "html" in e.content_type else ""
             raise ConnectWiseError(
-                operation, f"HTTP {code} {what} from {host}{page}", kind="http", http_status=code
+                operation,
+                f"HTTP {code} {what} from {host}{page}",
+                kind="http",
+                http_status=code,
+                transient=code in TRANSIENT_HTTP,
+                retry_after=e.retry_after if isinstance(e, NotSoap) else None,
             ) from None
         except (zx.DTDForbidden, zx.EntitiesForbidden):
             raise ConnectWiseError(
@@ -190,10 +232,18 @@ class ConnectWiseClient:
             ) from None
         except requests.exceptions.Timeout:
             raise ConnectWiseError(
-                operation, f"{host} did not answer within {self.cw.timeout:g}s"
+                operation, f"{host} did not answer within {self.cw.timeout:g}s", transient=True
             ) from None
         except requests.exceptions.ConnectionError as e:
-            raise ConnectWiseError(operation, f"cannot connect to {host}: {_reason(e)}") from None
+            raise ConnectWiseError(
+                operation, f"cannot connect to {host}: {_reason(e)}", transient=True
+            ) from None
+        except ResponseTooLarge as e:
+            raise ConnectWiseError(
+                operation,
+                f"{host} answered with more than {e.limit // 2**20} MiB; refused",
+                kind="response",
+            ) from None
         except requests.exceptions.RequestException as e:
             raise ConnectWiseError(
                 operation, f"request to {host} failed ({type(e).__name__})"
@@ -203,24 +253,62 @@ class ConnectWiseClient:
 class NotSoap(Exception):
     """The server answered, but not with SOAP (a proxy's HTML page, a bare HTTP error)."""
 
-    def __init__(self, status: int, content_type: str):
+    def __init__(self, status: int, content_type: str, retry_after: float | None = None):
         self.status = status
         self.content_type = content_type
+        self.retry_after = retry_after
+
+
+class ResponseTooLarge(Exception):
+    def __init__(self, limit: int):
+        self.limit = limit
 
 
 def _checked_transport():
-    """zeep's Transport, refusing answers that cannot be SOAP before zeep tries to read them."""
+    """zeep's Transport, reading at most MAX_RESPONSE bytes and refusing answers that cannot be
+    SOAP before zeep parses them."""
     from zeep.transports import Transport
 
     class CheckedTransport(Transport):
         def post(self, address, message, headers):
-            response = super().post(address, message, headers)
+            response = self.session.post(
+                address, data=message, headers=headers, timeout=self.operation_timeout, stream=True
+            )
+            body = b""
+            for chunk in response.iter_content(64 * 1024):
+                body += chunk
+                if len(body) > MAX_RESPONSE:
+                    response.close()
+                    raise ResponseTooLarge(MAX_RESPONSE)
+            response._content = body
             ctype = response.headers.get("Content-Type", "")
             if response.status_code not in (200, 500) or "xml" not in ctype.lower():
-                raise NotSoap(response.status_code, ctype.split(";")[0] or "no content type")
+                raise NotSoap(
+                    response.status_code,
+                    ctype.split(";")[0] or "no content type",
+                    _retry_after(response.headers.get("Retry-After")),
+                )
             return response
 
     return CheckedTransport
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), capped at 10 min."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            from datetime import UTC, datetime
+
+            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError):
+            return None
+    return max(0.0, min(seconds, 600.0))
 
 
 def _reason(e: Exception) -> str:

@@ -72,11 +72,27 @@ class ConnectWiseError(CwpublishError):
         *,
         kind: str = "transport",
         http_status: int | None = None,
+        transient: bool = False,
+        retry_after: float | None = None,
     ):
         self.operation = operation
+        self.message = message
         self.kind = kind  # transport | http | fault | response
         self.http_status = http_status
+        self.transient = transient  # worth retrying: connection, time-out, 429/502/503/504
+        self.retry_after = retry_after
         super().__init__(f"{operation}: {message}")
+
+    def after(self, attempts: int) -> ConnectWiseError:
+        """The same error, saying how many attempts were made (when more than one)."""
+        if attempts == 1:
+            return self
+        return ConnectWiseError(
+            self.operation,
+            f"{self.message} (after {attempts} attempts)",
+            kind=self.kind,
+            http_status=self.http_status,
+        )
 
 
 class LoginRejected(CwpublishError):

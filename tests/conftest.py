@@ -101,6 +101,7 @@ def partner_config(site: str, **overrides) -> dict:
             "management_it_name": "rCloud Backup",
             "backup_stats_name": "Backup Stats",
             "allow_insecure_http": True,
+            "retry_backoff": 0.01,  # retries stay on, but fast
         },
         "managers": ["billing@acme.example"],
         "usage": {"csv": "usage/acme-{year}-{month:02d}.csv"},
