@@ -270,17 +270,24 @@ def _checked_transport():
     from zeep.transports import Transport
 
     class CheckedTransport(Transport):
+        # `verify` is passed on every request: requests would otherwise let REQUESTS_CA_BUNDLE
+        # from the environment override the session's ca_bundle.
         def post(self, address, message, headers):
             response = self.session.post(
-                address, data=message, headers=headers, timeout=self.operation_timeout, stream=True
+                address,
+                data=message,
+                headers=headers,
+                timeout=self.operation_timeout,
+                stream=True,
+                verify=self.session.verify,
             )
-            body = b""
+            body = bytearray()
             for chunk in response.iter_content(64 * 1024):
                 body += chunk
                 if len(body) > MAX_RESPONSE:
                     response.close()
                     raise ResponseTooLarge(MAX_RESPONSE)
-            response._content = body
+            response._content = bytes(body)
             ctype = response.headers.get("Content-Type", "")
             if response.status_code not in (200, 500) or "xml" not in ctype.lower():
                 raise NotSoap(
@@ -289,6 +296,12 @@ def _checked_transport():
                     _retry_after(response.headers.get("Retry-After")),
                 )
             return response
+
+        def _load_remote_data(self, url):  # the live ?wsdl
+            response = self.session.get(url, timeout=self.load_timeout, verify=self.session.verify)
+            with response:
+                response.raise_for_status()
+                return response.content
 
     return CheckedTransport
 

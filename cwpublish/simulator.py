@@ -13,7 +13,8 @@ of order is ignored. An UpdateManagedDevices call with any bad device applies no
 Control endpoints (JSON): GET /_sim/state, POST /_sim/faults (a list of fault rules),
 POST /_sim/reset. A fault rule: {"operation": "UpdateManagedDevices", "times": 2, "after": 0,
 "http_status": 503 | "soap_fault": "text" | "result_text": "text" | "html": true,
-"delay": 0.5, "drop": true}. GET / shows the "Configuration tab" of every company.
+"delay": 0.5, "drop": true, "retry_after": 1, "raw": "<xml/>", "huge_mib": 20}.
+GET / shows the "Configuration tab" of every company.
 """
 
 from __future__ import annotations
@@ -258,9 +259,17 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt: str, *args: Any) -> None:  # quiet: the tests read stderr
         pass
 
-    def _send(self, status: int, body: bytes, ctype: str = "text/xml; charset=utf-8") -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        ctype: str = "text/xml; charset=utf-8",
+        retry_after: str | None = None,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
+        if retry_after is not None:
+            self.send_header("Retry-After", retry_after)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -320,7 +329,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(2)
             return
         ctype = "text/html" if body.lstrip().startswith(b"<html") else "text/xml; charset=utf-8"
-        self._send(status, body, ctype)
+        self._send(status, body, ctype, entry.get("retry_after"))
 
     def _answer(
         self, sim: SimulatedConnectWise, operation: str, raw: bytes, entry: dict
@@ -339,11 +348,18 @@ class _Handler(BaseHTTPRequestHandler):
                     b"</h1></body></html>"
                 )
             if rule.get("http_status"):
+                if rule.get("retry_after") is not None:
+                    entry["retry_after"] = str(rule["retry_after"])
                 return int(rule["http_status"]), b""
             if rule.get("soap_fault"):
                 return 500, _fault(rule["soap_fault"])
             if rule.get("raw"):
                 return 200, rule["raw"].encode()
+            if rule.get("huge_mib"):  # a well-formed but enormous answer
+                filler = b"<x>" + b"a" * (int(rule["huge_mib"]) * 2**20) + b"</x>"
+                return 200, _response(operation, "").replace(
+                    b"<soap:Body>", b"<soap:Body>" + filler
+                )
         try:
             parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
             root = etree.fromstring(raw, parser)
@@ -395,16 +411,20 @@ class _Server(ThreadingHTTPServer):
 class SimulatorServer:
     """Run the simulator in a background thread (tests, `make demo`)."""
 
-    def __init__(self, data: dict, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, data: dict, host: str = "127.0.0.1", port: int = 0, tls=None):
         self.sim = SimulatedConnectWise(data)
         self.httpd = _Server((host, port), _Handler)
         self.httpd.sim = self.sim
+        self.scheme = "http"
+        if tls is not None:  # an ssl.SSLContext with the server certificate loaded
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+            self.scheme = "https"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self.scheme}://{host}:{port}"
 
     def start(self) -> SimulatorServer:
         self.thread.start()
@@ -460,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     serve.add_argument("--latency-ms", type=float, default=0, help="added to every SOAP answer")
     serve.add_argument("--port-file", help="write the chosen port here once listening")
+    serve.add_argument("--certfile", help="serve HTTPS with this certificate (PEM)...")
+    serve.add_argument("--keyfile", help="...and this private key (PEM)")
     show = sub.add_parser("show", help="print what a running simulator has received")
     show.add_argument("--url", default="http://127.0.0.1:8765")
     args = parser.parse_args(argv)
@@ -474,7 +496,13 @@ def main(argv: list[str] | None = None) -> int:
     data = yaml.safe_load(Path(args.data).read_text(encoding="utf-8")) or {}
     if args.latency_ms:
         data["latency"] = args.latency_ms / 1000
-    server = SimulatorServer(data, args.host, args.port)
+    tls = None
+    if args.certfile:
+        import ssl
+
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.certfile, args.keyfile)
+    server = SimulatorServer(data, args.host, args.port, tls)
     if args.port_file:
         Path(args.port_file).write_text(str(server.httpd.server_address[1]))
     print(f"ConnectWise simulator listening on {server.url}", file=sys.stderr, flush=True)

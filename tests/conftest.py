@@ -193,8 +193,13 @@ class Inbox:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
         from email import message_from_bytes, policy
 
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
-                              message_from_bytes(envelope.original_content, policy=policy.default)))
+        self.messages.append(
+            (
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                message_from_bytes(envelope.original_content, policy=policy.default),
+            )
+        )
         return "250 OK"
 
     def authenticate(self, server, session, envelope, mechanism, auth_data):
@@ -223,15 +228,26 @@ def smtp_server(tmp_path):
     ca_path = tmp_path / "smtp-ca.pem"
     ca.cert_pem.write_to_path(str(ca_path))
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(),
-                            tls_context=server_ctx, authenticator=inbox.authenticate,
-                            auth_require_tls=True)
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=free_port(),
+        tls_context=server_ctx,
+        authenticator=inbox.authenticate,
+        auth_require_tls=True,
+    )
     controller.start()
     inbox.port = controller.port
     inbox.ca_path = ca_path
-    inbox.config = {"host": "127.0.0.1", "port": controller.port, "security": "starttls",
-                    "username": "billing@example.com", "ca_bundle": str(ca_path),
-                    "sender": "rCloud Billing <billing@example.com>", "timeout": 5}
+    inbox.config = {
+        "host": "127.0.0.1",
+        "port": controller.port,
+        "security": "starttls",
+        "username": "billing@example.com",
+        "ca_bundle": str(ca_path),
+        "sender": "rCloud Billing <billing@example.com>",
+        "timeout": 5,
+    }
     yield inbox
     controller.stop()
 

@@ -8,46 +8,70 @@ from datetime import date
 from conftest import SECRET, USAGE, read_history, sim_faults, sim_state, soap_requests
 
 THIS = f"{date.today():%Y-%m}"
-MONTHS = {"acme-2026-08.csv": USAGE,
-          "acme-2026-09.csv": USAGE.replace("1250.456", "1300"),
-          "acme-2026-10.csv": USAGE.replace("1250.456", "1400.5")}
+MONTHS = {
+    "acme-2026-08.csv": USAGE,
+    "acme-2026-09.csv": USAGE.replace("1250.456", "1300"),
+    "acme-2026-10.csv": USAGE.replace("1250.456", "1400.5"),
+}
 
 
 def sent_values(sim) -> list[tuple[str, str, str, str]]:
-    return [(d["managed_id"], d["year"], d["month"], d["billable_gb"])
-            for r in soap_requests(sim, "UpdateManagedDevices") for d in r["devices"]]
+    return [
+        (d["managed_id"], d["year"], d["month"], d["billable_gb"])
+        for r in soap_requests(sim, "UpdateManagedDevices")
+        for d in r["devices"]
+    ]
 
 
 def test_backfill_three_months_for_one_client(sim, make_config, password, run, tmp_path):
     config = make_config(sim.url, usage=MONTHS)
-    result = run(config, "publish", "--client", "Law Office of R. Smith", "--from", "2026-08",
-                 "--to", "2026-10", "--yes", "--json")
+    result = run(
+        config,
+        "publish",
+        "--client",
+        "Law Office of R. Smith",
+        "--from",
+        "2026-08",
+        "--to",
+        "2026-10",
+        "--yes",
+        "--json",
+    )
     assert result.exit_code == 0, result.stdout + result.stderr
     doc = json.loads(result.stdout)
     assert doc["status"] == "success" and doc["exit_code"] == 0
     assert [e["period"] for e in doc["entries"]] == ["2026-08", "2026-09", "2026-10"]
-    assert sent_values(sim) == [("LAWSMITH", "2026", "8", "1250.46"),
-                                ("LAWSMITH", "2026", "9", "1300.00"),
-                                ("LAWSMITH", "2026", "10", "1400.50")]
+    assert sent_values(sim) == [
+        ("LAWSMITH", "2026", "8", "1250.46"),
+        ("LAWSMITH", "2026", "9", "1300.00"),
+        ("LAWSMITH", "2026", "10", "1400.50"),
+    ]
     last = sim_state(sim)["configurations"]["acme"]
-    assert set(last) == {"LAWSMITH"} and (last["LAWSMITH"]["year"], last["LAWSMITH"]["month"]) \
-        == (2026, 10)
+    assert set(last) == {"LAWSMITH"} and (last["LAWSMITH"]["year"], last["LAWSMITH"]["month"]) == (
+        2026,
+        10,
+    )
     entries = read_history(tmp_path)
     assert [(e["period"], e["mode"], e["status"]) for e in entries] == [
-        ("2026-10", "manual", "success"), ("2026-09", "manual", "success"),
-        ("2026-08", "manual", "success")]
+        ("2026-10", "manual", "success"),
+        ("2026-09", "manual", "success"),
+        ("2026-08", "manual", "success"),
+    ]
     assert all([c["managed_id"] for c in e["clients"]] == ["LAWSMITH"] for e in entries)
 
 
-def test_backfill_stops_at_the_first_month_that_fails_entirely(sim, make_config, password, run,
-                                                               tmp_path):
+def test_backfill_stops_at_the_first_month_that_fails_entirely(
+    sim, make_config, password, run, tmp_path
+):
     sim_faults(sim, [{"operation": "GetManagementItSetupsName", "after": 1, "http_status": 503}])
     config = make_config(sim.url, usage=MONTHS)
     result = run(config, "publish", "--from", "2026-08", "--to", "2026-10", "--yes")
     assert result.exit_code == 1
     assert "not attempted: acme 2026-10" in result.stderr
     assert [(e["period"], e["status"]) for e in read_history(tmp_path)] == [
-        ("2026-09", "failed"), ("2026-08", "success")]
+        ("2026-09", "failed"),
+        ("2026-08", "success"),
+    ]
     assert {m for _, _, m, _ in sent_values(sim)} == {"8"}
 
 
@@ -75,8 +99,9 @@ def test_range_options_are_checked(make_config, run):
         assert result.exit_code == 2 and message in result.stderr, (args, result.stderr)
 
 
-def test_republishing_is_refused_in_scripts_unless_forced(sim, make_config, password, run,
-                                                          tmp_path):
+def test_republishing_is_refused_in_scripts_unless_forced(
+    sim, make_config, password, run, tmp_path
+):
     config = make_config(sim.url, usage={f"acme-{THIS}.csv": USAGE})
     assert run(config, "publish", "--yes").exit_code == 0
     before = len(soap_requests(sim))
@@ -84,17 +109,22 @@ def test_republishing_is_refused_in_scripts_unless_forced(sim, make_config, pass
     assert again.exit_code == 2
     lines = again.stderr.splitlines()
     assert "2 client(s) were already published for the period; nothing was sent" in lines[0]
-    assert any(f"acme {THIS}: Law Office of R. Smith (LAWSMITH) was published" in line
-               and "by tester@example.com (manual)" in line for line in lines)
+    assert any(
+        f"acme {THIS}: Law Office of R. Smith (LAWSMITH) was published" in line
+        and "by tester@example.com (manual)" in line
+        for line in lines
+    )
     assert len(soap_requests(sim)) == before and len(read_history(tmp_path)) == 1
     forced = run(config, "publish", "--yes", "--force", "--client", "LAWSMITH")
     assert forced.exit_code == 0 and len(read_history(tmp_path)) == 2
 
 
-def test_dry_run_sends_and_writes_nothing(sim, make_config, password, run, tmp_path,
-                                          smtp_server, smtp_password):
-    config = make_config(sim.url, smtp=smtp_server.config,
-                         usage={f"acme-{THIS}.csv": USAGE + "Fabrikam,3\n"})
+def test_dry_run_sends_and_writes_nothing(
+    sim, make_config, password, run, tmp_path, smtp_server, smtp_password
+):
+    config = make_config(
+        sim.url, smtp=smtp_server.config, usage={f"acme-{THIS}.csv": USAGE + "Fabrikam,3\n"}
+    )
     result = run(config, "-v", "publish", "--dry-run")
     assert result.exit_code == 0, result.stdout
     assert "would-publish" in result.stdout and "Fabrikam" in result.stdout
@@ -109,8 +139,9 @@ def test_dry_run_sends_and_writes_nothing(sim, make_config, password, run, tmp_p
 
 
 def test_dry_run_exit_code_reflects_what_would_happen(sim, make_config, run):
-    config = make_config(sim.url, usage={f"acme-{THIS}.csv": "client,billable_gb\nContoso "
-                                                               "Dental,1\n"})
+    config = make_config(
+        sim.url, usage={f"acme-{THIS}.csv": "client,billable_gb\nContoso Dental,1\n"}
+    )
     result = run(config, "publish", "--dry-run", "--json")
     doc = json.loads(result.stdout)
     assert result.exit_code == 3 and doc["exit_code"] == 3  # two clients have no usage
@@ -122,8 +153,21 @@ def test_publish_json_shape(sim, make_config, password, run):
     doc = json.loads(run(config, "publish", "--yes", "--json").stdout)
     assert set(doc) == {"status", "exit_code", "entries", "not_attempted"}
     [entry] = doc["entries"]
-    assert {"id", "partner", "mode", "initiated_by", "started_at", "finished_at", "period",
-            "status", "clients", "notification", "exit_code", "error", "unmapped"} <= set(entry)
+    assert {
+        "id",
+        "partner",
+        "mode",
+        "initiated_by",
+        "started_at",
+        "finished_at",
+        "period",
+        "status",
+        "clients",
+        "notification",
+        "exit_code",
+        "error",
+        "unmapped",
+    } <= set(entry)
     assert set(entry["clients"][0]) == {"name", "managed_id", "billable_gb", "status", "error"}
 
 
@@ -165,8 +209,11 @@ def test_shell_completion_offers_partner_and_client_names(make_config, monkeypat
     from cwpublish.cli import cli
 
     config = make_config()
-    env = {"_CWPUBLISH_COMPLETE": "bash_complete", "COMP_WORDS":
-           f"cwpublish -c {config} publish --partner ", "COMP_CWORD": "5"}
+    env = {
+        "_CWPUBLISH_COMPLETE": "bash_complete",
+        "COMP_WORDS": f"cwpublish -c {config} publish --partner ",
+        "COMP_CWORD": "5",
+    }
     result = CliRunner(env=env).invoke(cli, [], prog_name="cwpublish")
     assert "plain,acme" in result.output
     env["COMP_WORDS"] = f"cwpublish -c {config} publish --client Con"
@@ -174,22 +221,33 @@ def test_shell_completion_offers_partner_and_client_names(make_config, monkeypat
     assert "plain,Contoso Dental" in result.output
 
 
-def test_report_csv_html_and_email(sim, make_config, password, run, tmp_path, smtp_server,
-                                   smtp_password):
-    config = make_config(sim.url, smtp=smtp_server.config,
-                         usage={"acme-2026-09.csv": USAGE + "Fabrikam,3\n"})
-    run(config, "publish", "--yes", "--month", "2026-09", "--client", "LAWSMITH",
-        "--no-email")
+def test_report_csv_html_and_email(
+    sim, make_config, password, run, tmp_path, smtp_server, smtp_password
+):
+    config = make_config(
+        sim.url, smtp=smtp_server.config, usage={"acme-2026-09.csv": USAGE + "Fabrikam,3\n"}
+    )
+    run(config, "publish", "--yes", "--month", "2026-09", "--client", "LAWSMITH", "--no-email")
     csv_out = run(config, "report", "--partner", "acme", "--month", "2026-09")
     assert csv_out.exit_code == 0
     lines = csv_out.stdout.splitlines()
     assert lines[0] == "client,managed_id,billable_gb,period,in_connectwise"
-    assert lines[1].startswith("Law Office of R. Smith,LAWSMITH,1250.46,2026-09,\"yes, ")
+    assert lines[1].startswith('Law Office of R. Smith,LAWSMITH,1250.46,2026-09,"yes, ')
     assert lines[2] == "Contoso Dental,CONTOSO-01,310.50,2026-09,no"
     assert lines[4] == "Fabrikam,,3.00,2026-09,no (unmapped: no client in the config)"
     out = tmp_path / "r.html"
-    html = run(config, "report", "--partner", "acme", "--month", "2026-09", "--format", "html",
-               "--output", str(out))
+    html = run(
+        config,
+        "report",
+        "--partner",
+        "acme",
+        "--month",
+        "2026-09",
+        "--format",
+        "html",
+        "--output",
+        str(out),
+    )
     assert html.exit_code == 0 and "<td" in out.read_text() and "1250.46" in out.read_text()
     mail = run(config, "report", "--partner", "acme", "--month", "2026-09", "--email")
     assert mail.exit_code == 0

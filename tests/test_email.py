@@ -23,7 +23,8 @@ def parts(message) -> tuple[str, str]:
 
 
 def test_publish_emails_the_managers_over_starttls_with_login(
-        sim, make_config, password, run, smtp_server, smtp_password, tmp_path):
+    sim, make_config, password, run, smtp_server, smtp_password, tmp_path
+):
     config = make_config(sim.url, smtp=smtp_server.config, usage={USAGE_FILE: USAGE + "X,1\n"})
     result = run(config, "publish", "--yes")
     assert result.exit_code == 0
@@ -41,19 +42,25 @@ def test_publish_emails_the_managers_over_starttls_with_login(
     assert "Unmapped usage rows" in text and "X: 1.00 GB" in text
     assert "manual" in text and "Started:" in text
     entry = read_history(tmp_path)[0]
-    assert entry["notification"] == {"status": "sent", "recipients": ["billing@acme.example"],
-                                     "error": None}
+    assert entry["notification"] == {
+        "status": "sent",
+        "recipients": ["billing@acme.example"],
+        "error": None,
+    }
     assert "sent" in run(config, "history").stdout.splitlines()[1]
 
 
-def test_failed_publish_email_says_why_and_what_to_do(sim, make_config, run, smtp_server,
-                                                       smtp_password):
+def test_failed_publish_email_says_why_and_what_to_do(
+    sim, make_config, run, smtp_server, smtp_password
+):
     keyring.set_password("cwpublish", "connectwise:acme", "wrong")
     config = make_config(sim.url, smtp=smtp_server.config, usage={USAGE_FILE: USAGE})
     assert run(config, "publish", "--yes").exit_code == 12
     [(_, _, message)] = smtp_server.messages
-    assert message["Subject"] == (f"[cwpublish] acme {PERIOD} FAILED: ConnectWise rejected the "
-                                  "login or the Management IT Name")
+    assert message["Subject"] == (
+        f"[cwpublish] acme {PERIOD} FAILED: ConnectWise rejected the "
+        "login or the Management IT Name"
+    )
     text, html = parts(message)
     assert "What to do next:" in text
     assert "cwpublish credentials set --partner acme" in text
@@ -61,8 +68,9 @@ def test_failed_publish_email_says_why_and_what_to_do(sim, make_config, run, smt
     assert "wrong" not in text.replace("What went wrong", "")
 
 
-def test_html_part_escapes_client_names(sim, make_config, password, run, smtp_server,
-                                        smtp_password):
+def test_html_part_escapes_client_names(
+    sim, make_config, password, run, smtp_server, smtp_password
+):
     partner = partner_config(sim.url)
     partner["clients"][0]["name"] = "<script>alert(1)</script> & Co"
     usage = USAGE.replace("Law Office of R. Smith", '"<script>alert(1)</script> & Co"')
@@ -73,12 +81,17 @@ def test_html_part_escapes_client_names(sim, make_config, password, run, smtp_se
     assert "<script>alert(1)</script> & Co" in text
 
 
-def test_smtp_down_does_not_change_the_publish(sim, make_config, password, run, tmp_path,
-                                               smtp_password):
+def test_smtp_down_does_not_change_the_publish(
+    sim, make_config, password, run, tmp_path, smtp_password
+):
     from conftest import free_port
 
-    smtp = {"host": "127.0.0.1", "port": free_port(), "security": "none",
-            "sender": "billing@example.com"}
+    smtp = {
+        "host": "127.0.0.1",
+        "port": free_port(),
+        "security": "none",
+        "sender": "billing@example.com",
+    }
     config = make_config(sim.url, smtp=smtp, usage={USAGE_FILE: USAGE})
     result = run(config, "publish", "--yes")
     assert result.exit_code == 0
@@ -96,8 +109,13 @@ def test_a_silent_smtp_server_times_out(sim, make_config, password, run, tmp_pat
     listener.listen()
     accepted = []
     threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True).start()
-    smtp = {"host": "127.0.0.1", "port": listener.getsockname()[1], "security": "none",
-            "sender": "billing@example.com", "timeout": 1}
+    smtp = {
+        "host": "127.0.0.1",
+        "port": listener.getsockname()[1],
+        "security": "none",
+        "sender": "billing@example.com",
+        "timeout": 1,
+    }
     config = make_config(sim.url, smtp=smtp, usage={USAGE_FILE: USAGE})
     try:
         assert run(config, "publish", "--yes").exit_code == 0
@@ -130,12 +148,14 @@ def test_not_configured_without_smtp(sim, make_config, password, run, tmp_path):
 
 
 def test_user_templates_override_and_missing_variables_are_caught(
-        sim, make_config, password, run, tmp_path, smtp_server, smtp_password):
+    sim, make_config, password, run, tmp_path, smtp_server, smtp_password
+):
     templates = tmp_path / "templates"
     templates.mkdir()
     (templates / "publish.txt").write_text("Hello {{ entry.partner }}: {{ headline }}\n")
-    config = make_config(sim.url, smtp=smtp_server.config, templates_dir="templates",
-                         usage={USAGE_FILE: USAGE})
+    config = make_config(
+        sim.url, smtp=smtp_server.config, templates_dir="templates", usage={USAGE_FILE: USAGE}
+    )
     assert run(config, "check-config").exit_code == 0
     run(config, "publish", "--yes")
     text, _ = parts(smtp_server.messages[0][2])
@@ -152,7 +172,8 @@ def test_user_templates_override_and_missing_variables_are_caught(
 
 
 def test_check_config_online_logs_in_to_smtp_without_sending(
-        sim, make_config, password, run, smtp_server, smtp_password):
+    sim, make_config, password, run, smtp_server, smtp_password
+):
     config = make_config(sim.url, smtp=smtp_server.config, usage={USAGE_FILE: USAGE})
     result = run(config, "check-config", "--online")
     assert result.exit_code == 0, result.stdout
@@ -162,11 +183,13 @@ def test_check_config_online_logs_in_to_smtp_without_sending(
 
 
 def test_preflight_the_night_before_warns_the_managers_once(
-        sim, make_config, run, smtp_server, smtp_password):
+    sim, make_config, run, smtp_server, smtp_password
+):
     keyring.set_password("cwpublish", "connectwise:acme", "changed-in-connectwise")
     partner = partner_config(sim.url, schedule={"day": 5, "timezone": "America/New_York"})
-    config = make_config(partners=[partner], smtp=smtp_server.config,
-                         usage={"acme-2026-11.csv": USAGE})
+    config = make_config(
+        partners=[partner], smtp=smtp_server.config, usage={"acme-2026-11.csv": USAGE}
+    )
     with freeze_time("2026-11-03 15:00:00", tick=True):
         assert run(config, "publish", "--scheduled").stderr == ""  # two nights before
     with freeze_time("2026-11-04 15:00:00", tick=True):
@@ -177,8 +200,9 @@ def test_preflight_the_night_before_warns_the_managers_once(
     assert second.stderr == ""
     [(_, recipients, message)] = smtp_server.messages
     assert recipients == ["billing@acme.example"]
-    assert message["Subject"] == ("[cwpublish] acme 2026-11: tomorrow's automatic publish "
-                                  "would fail")
+    assert message["Subject"] == (
+        "[cwpublish] acme 2026-11: tomorrow's automatic publish would fail"
+    )
     text, _ = parts(message)
     assert "Login failed" in text and "cwpublish credentials set --partner acme" in text
     assert "changed-in-connectwise" not in text

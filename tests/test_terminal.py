@@ -26,8 +26,14 @@ class Terminal:
 
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, 120, 0, 0))
         env = {**os.environ, "TERM": "xterm", "COLUMNS": "120", "LINES": str(rows)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "cwpublish", *args], stdin=slave,
-                                     stdout=slave, stderr=slave, env=env, close_fds=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cwpublish", *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            close_fds=True,
+        )
         os.close(slave)
         self.screen = ""
 
@@ -59,8 +65,9 @@ class Terminal:
         return code
 
 
-def test_terminal_asks_about_duplicates_separately_then_confirms(sim, make_config, password,
-                                                                 tmp_path):
+def test_terminal_asks_about_duplicates_separately_then_confirms(
+    sim, make_config, password, tmp_path
+):
     config = make_config(sim.url, usage={f"acme-{THIS}.csv": USAGE})
     first = Terminal("-c", str(config), "publish", "--client", "LAWSMITH")
     first.expect("Publish to ConnectWise? [y/N]")
@@ -93,13 +100,15 @@ def test_answering_no_sends_nothing(sim, make_config, password):
 
 def test_progress_bar_for_more_than_a_screenful(make_config, password, tmp_path):
     clients = [{"name": f"Client {i:03d}", "managed_id": f"C{i:03d}"} for i in range(60)]
-    server = SimulatorServer({"tenants": [tenant([
-        {**c, "device_type": "Backup Stats"} for c in clients])]}).start()
+    server = SimulatorServer(
+        {"tenants": [tenant([{**c, "device_type": "Backup Stats"} for c in clients])]}
+    ).start()
     try:
         partner = partner_config(server.url, clients=clients)
         partner["connectwise"]["batch_size"] = 10
-        usage = "client,billable_gb\n" + "".join(f"{c['name']},{i}\n"
-                                                 for i, c in enumerate(clients))
+        usage = "client,billable_gb\n" + "".join(
+            f"{c['name']},{i}\n" for i, c in enumerate(clients)
+        )
         config = make_config(partners=[partner], usage={f"acme-{THIS}.csv": usage})
         term = Terminal("-c", str(config), "publish", "--yes", rows=24)
         assert term.finish() == 0
