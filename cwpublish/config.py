@@ -165,8 +165,12 @@ def _parse_yaml(path: Path, text: str) -> Any:
         mark = e.problem_mark or e.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise ConfigError(str(path), [f"{where}YAML syntax error: {e.problem or e}"]) from None
+    except yaml.reader.ReaderError as e:
+        raise ConfigError(
+            str(path), [f"character {e.position + 1}: not allowed in YAML ({e.reason})"]
+        ) from None
     except yaml.YAMLError as e:
-        raise ConfigError(str(path), [f"YAML error: {e}"]) from None
+        raise ConfigError(str(path), [f"YAML error: {str(e).splitlines()[0]}"]) from None
 
 
 class _ParseCache:

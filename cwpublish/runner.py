@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cwpublish.config import Config, Partner
-from cwpublish.errors import InputError, worst_exit_code
+from cwpublish.errors import EXIT_FAILED, InputError, worst_exit_code
 from cwpublish.period import Period, zone
 from cwpublish.ping import ping
 from cwpublish.schedule import ScheduleState, decide, observe
@@ -31,10 +31,12 @@ MAX_BACKFILL_MONTHS = 60
 class RunResult:
     entries: list[Entry] = field(default_factory=list)
     not_attempted: list[tuple[str, str]] = field(default_factory=list)  # (partner, period)
+    state_error: str | None = None  # the history or ledger could not be written
 
     @property
     def exit_code(self) -> int:
-        return worst_exit_code([e.exit_code for e in self.entries])
+        codes = [e.exit_code for e in self.entries]
+        return worst_exit_code(codes + ([EXIT_FAILED] if self.state_error else []))
 
 
 def default_initiated_by() -> str:
@@ -217,16 +219,33 @@ class _Recorder:
         self.result = RunResult()
 
     def record(self, partner: Partner, entry: Entry) -> None:
-        self.history.add(entry)  # the result is decided and kept before any email
-        self.ledger.record(entry)
+        from cwpublish.errors import StateError
+
         self.result.entries.append(entry)
+        try:
+            self.history.add(entry)  # the result is decided and kept before any email
+            self.ledger.record(entry)
+        except StateError as e:  # what was sent must still be shown, and the run fail
+            log.error(
+                "%s %s was published as shown, but could not be recorded: %s",
+                entry.partner,
+                entry.period,
+                e,
+            )
+            entry.warnings.append(f"not recorded in history: {e}")
+            self.result.state_error = str(e)
         if self.notify:
             from cwpublish.notify import notify_publish
 
             entry.notification = notify_publish(self.config, partner, entry.to_dict())
         else:
             entry.notification = {"status": "disabled", "recipients": [], "error": "--no-email"}
-        self.history.update(entry)
+        if not self.result.state_error:
+            try:
+                self.history.update(entry)
+            except StateError as e:
+                log.error("could not record the email outcome: %s", e)
+                self.result.state_error = str(e)
 
 
 def execute_plans(
