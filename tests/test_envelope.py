@@ -11,7 +11,7 @@ from decimal import Decimal
 from lxml import etree
 
 from cwpublish.config import ConnectWise
-from cwpublish.connectwise import ConnectWiseClient, DeviceUpdate, bundled_wsdl
+from cwpublish.connectwise import ConnectWiseClient, DeviceUpdate, bundled_wsdl, update_envelope
 from cwpublish.period import Period
 
 NS = "http://connectwise.com"
@@ -67,27 +67,55 @@ def _is_subsequence(sent: list[str], order: list[str]) -> bool:
     return positions == sorted(positions) and len(set(positions)) == len(positions)
 
 
-def test_update_envelope_is_in_wire_order_with_the_backup_stats():
-    cw = ConnectWise(
-        site="https://cw.example.com",
-        company_id="acme",
-        integrator_username="rcloud",
-        management_it_name="rCloud Backup",
-        backup_stats_name="Backup Stats",
-    )
-    client = ConnectWiseClient(cw, "pw")
+CW = ConnectWise(
+    site="https://cw.example.com",
+    company_id="acme",
+    integrator_username="rcloud",
+    management_it_name="rCloud Backup",
+    backup_stats_name="Backup Stats",
+)
+DEVICES = [
+    DeviceUpdate(
+        'Law <Office> & "Smith" Ünïcode', "LAWSMITH", Decimal("1250.46"), Period(2026, 11)
+    ),
+    DeviceUpdate("Contoso", "CONTOSO-01", Decimal("0.00"), Period(2026, 11)),
+]
+
+
+def zeep_envelope():
+    """The same call serialized by zeep from the bundled WSDL (the reference)."""
+    client = ConnectWiseClient(CW, "pw")
     devices = [
-        DeviceUpdate(
-            'Law <Office> & "Smith" Ünïcode', "LAWSMITH", Decimal("1250.46"), Period(2026, 11)
-        )
+        {
+            "Type": "Backup Stats",
+            "ManagedIdentifier": d.managed_id,
+            "Device": {
+                "DeviceName": f"rCloud Backup - {d.client}",
+                "DeviceIdentifier": f"rcloud-{d.managed_id}",
+                "BackupBillableSpaceGb": d.billable_gb,
+                "BackupYear": d.period.year,
+                "BackupMonth": d.period.month,
+            },
+        }
+        for d in DEVICES
     ]
-    envelope = client._client.create_message(
+    return client._client.create_message(
         client._service,
         "UpdateManagedDevices",
         credentials=client.credentials(),
         managementSolutionName="rCloud Backup",
-        managedDevices={"ManagedDevice": [client._device(d) for d in devices]},
+        managedDevices={"ManagedDevice": devices},
     )
+
+
+def test_fast_envelope_equals_zeeps_serialization():
+    ours = etree.tostring(update_envelope(CW, "pw", DEVICES), method="c14n")
+    theirs = etree.tostring(zeep_envelope(), method="c14n")
+    assert ours == theirs
+
+
+def test_update_envelope_is_in_wire_order_with_the_backup_stats():
+    envelope = update_envelope(CW, "pw", DEVICES[:1])
     body = envelope.find("{http://schemas.xmlsoap.org/soap/envelope/}Body")
     op = body[0]
     assert op.tag == f"{{{NS}}}UpdateManagedDevices"
