@@ -41,6 +41,7 @@ class ConnectWise:
     retries: int = 3  # transient failures retried this many times...
     retry_backoff: float = 2.0  # ...after 2, 4, 8 s (with jitter)...
     retry_max_seconds: float = 120.0  # ...but never past this much time in all
+    parallel_requests: int = 2  # UpdateManagedDevices calls in flight at once
 
     @property
     def endpoint(self) -> str:
@@ -456,6 +457,7 @@ class _Validator:
                 "retries",
                 "retry_backoff",
                 "retry_max_seconds",
+                "parallel_requests",
             },
             required,
         )
@@ -473,6 +475,7 @@ class _Validator:
         retries = self.integer(m, "retries", where, 3, 0, 10)
         backoff = self.number(m, "retry_backoff", where, 2.0)
         retry_max = self.number(m, "retry_max_seconds", where, 120.0)
+        parallel = self.integer(m, "parallel_requests", where, 2, 1, 8)
         if not all(values.values()):
             return None
         return ConnectWise(
@@ -486,6 +489,7 @@ class _Validator:
             retries=3 if retries is None else retries,
             retry_backoff=backoff,
             retry_max_seconds=retry_max,
+            parallel_requests=parallel or 2,
         )
 
     def site(self, site: str, where: str, insecure: bool) -> str:

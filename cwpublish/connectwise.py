@@ -99,17 +99,36 @@ class ConnectWiseClient:
         return (result or "").strip()
 
     def managed_ids(self) -> set[str]:
-        """GetManagedGroup: the Managed IDs that companies configured for this solution."""
-        result = self._call(
+        """GetManagedGroup: the Managed IDs that companies configured for this solution.
+
+        A success is read with lxml (through zeep's hardened parser): zeep's object mapping
+        costs ~50 ms per 1,000 groups. Faults and errors still go through zeep.
+        """
+        from zeep.loader import parse_xml
+
+        envelope = self._client.create_message(
+            self._service,
             "GetManagedGroup",
-            lambda: self._service.GetManagedGroup(
-                credentials=self.credentials(),
-                managementSolutionName=self.cw.management_it_name,
-                managementItSetupName=self.cw.management_it_name,
-            ),
+            credentials=self.credentials(),
+            managementSolutionName=self.cw.management_it_name,
+            managementItSetupName=self.cw.management_it_name,
         )
-        groups = result if isinstance(result, list) else getattr(result, "ManagedGroup", None)
-        return {g.GroupIdentifier for g in groups or [] if g is not None and g.GroupIdentifier}
+        binding = self._service._binding
+        headers = {
+            "SOAPAction": f'"{NAMESPACE}/GetManagedGroup"',
+            "Content-Type": "text/xml; charset=utf-8",
+        }
+
+        def call():
+            transport = self._client.transport
+            response = transport.post_xml(self.cw.endpoint, envelope, headers)
+            if response.status_code != 200:  # a fault: zeep raises it
+                return binding.process_reply(self._client, binding.get("GetManagedGroup"), response)
+            doc = parse_xml(response.content, transport, settings=self._client.settings)
+            found = doc.iterfind(f".//{{{NAMESPACE}}}ManagedGroup/{{{NAMESPACE}}}GroupIdentifier")
+            return {(el.text or "").strip() for el in found} - {""}
+
+        return self._call("GetManagedGroup", call) or set()
 
     def update_devices(self, devices: list[DeviceUpdate]) -> str | None:
         """UpdateManagedDevices for a batch; the error text ConnectWise returned, or None.

@@ -198,18 +198,47 @@ def _send_all(
                 return fail_all(plan.to_send, reason), reason, EXIT_LOGIN
             return fail_all(plan.to_send, str(e)), str(e), EXIT_FAILED
         to_send = _drop_unknown_ids(client, plan, results)
-        for start in range(0, len(to_send), cw.batch_size):
-            batch = to_send[start : start + cw.batch_size]
-            try:
-                results += _send_batch(client, batch)
-            except ConnectWiseError as e:
-                results += fail_all(to_send[start:], str(e))
-                return results, str(e), None
-            if progress:
-                progress(len(batch))
-        return results, None, None
+        sent, error = _send_batches(client, to_send, progress)
+        results += sent
+        return results, error, None
     finally:
         client.close()
+
+
+def _send_batches(
+    client: ConnectWiseClient, devices: list[DeviceUpdate], progress: Progress | None
+) -> tuple[list[ClientResult], str | None]:
+    """Send in batches, `parallel_requests` at a time, results in order.
+
+    After a transport failure (ConnectWise down, retries exhausted) no further batch is
+    started: those clients are reported as not sent, with the error.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Event
+
+    cw = client.cw
+    batches = [devices[i : i + cw.batch_size] for i in range(0, len(devices), cw.batch_size)]
+    stop = Event()
+    first_error: list[str] = []
+
+    def send(batch: list[DeviceUpdate]) -> list[ClientResult]:
+        if stop.is_set():
+            return [_result(d, f"not sent: {first_error[0]}") for d in batch]
+        try:
+            return _send_batch(client, batch)
+        except ConnectWiseError as e:
+            if not stop.is_set():
+                first_error.append(str(e))
+                stop.set()
+            return [_result(d, f"not sent: {e}") for d in batch]
+
+    results: list[ClientResult] = []
+    with ThreadPoolExecutor(max_workers=cw.parallel_requests) as pool:
+        for batch, outcome in zip(batches, pool.map(send, batches), strict=True):
+            results += outcome
+            if progress:
+                progress(len(batch))
+    return results, (first_error[0] if first_error else None)
 
 
 def _drop_unknown_ids(

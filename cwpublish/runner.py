@@ -219,13 +219,20 @@ class _Recorder:
         self.result = RunResult()
 
     def record(self, partner: Partner, entry: Entry) -> None:
+        """Keep the entry (history, ledger) before any email; then email and note the outcome.
+
+        A state file that cannot be written never hides what was sent: the entry is still
+        returned and shown, and the run exits 1.
+        """
         from cwpublish.errors import StateError
 
         self.result.entries.append(entry)
+        if not self.notify:
+            entry.notification = {"status": "disabled", "recipients": [], "error": "--no-email"}
         try:
-            self.history.add(entry)  # the result is decided and kept before any email
+            self.history.add(entry)
             self.ledger.record(entry)
-        except StateError as e:  # what was sent must still be shown, and the run fail
+        except StateError as e:
             log.error(
                 "%s %s was published as shown, but could not be recorded: %s",
                 entry.partner,
@@ -234,12 +241,11 @@ class _Recorder:
             )
             entry.warnings.append(f"not recorded in history: {e}")
             self.result.state_error = str(e)
-        if self.notify:
-            from cwpublish.notify import notify_publish
+        if not self.notify:
+            return
+        from cwpublish.notify import notify_publish
 
-            entry.notification = notify_publish(self.config, partner, entry.to_dict())
-        else:
-            entry.notification = {"status": "disabled", "recipients": [], "error": "--no-email"}
+        entry.notification = notify_publish(self.config, partner, entry.to_dict())
         if not self.result.state_error:
             try:
                 self.history.update(entry)

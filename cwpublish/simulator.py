@@ -98,17 +98,22 @@ class SoapFault(Exception):
     """Answered as a SOAP 1.1 fault (HTTP 500)."""
 
 
+_INDEXES = {
+    fields: {f"{{{NS}}}{name}": (i, name) for i, name in enumerate(fields)}
+    for fields in (MANAGED_DEVICE_FIELDS, DEVICE_INFO_FIELDS, CREDENTIAL_FIELDS)
+}
+
+
 def _ordered(parent: Any, fields: tuple[str, ...]) -> dict[str, Any]:
     """Children of `parent` read like XmlSerializer reads a sequence: in order, extras ignored."""
+    index = _INDEXES[fields]
     found: dict[str, Any] = {}
     position = 0
     for child in parent:
-        if not isinstance(child.tag, str) or not child.tag.startswith(f"{{{NS}}}"):
-            continue
-        name = child.tag.split("}", 1)[1]
-        if name in fields[position:]:
-            position = fields.index(name, position) + 1
-            found[name] = child
+        hit = index.get(child.tag)
+        if hit is not None and hit[0] >= position:
+            position = hit[0] + 1
+            found[hit[1]] = child
     return found
 
 
@@ -190,18 +195,26 @@ class SimulatedConnectWise:
             for c in tenant.get("companies", [])
         ]
 
-    def update_managed_devices(self, body: Any) -> str:
+    def update_managed_devices(self, body: Any, entry: dict | None = None) -> str:
         tenant = self.login(body)
         self.solution(tenant, body)
         companies = {c["managed_id"]: c for c in tenant.get("companies", [])}
         array = body.find(f"{{{NS}}}managedDevices")
         devices = [] if array is None else array.findall(f"{{{NS}}}ManagedDevice")
-        accepted, errors = [], []
+        accepted, errors, seen = [], [], []
         for device in devices:
             md = _ordered(device, MANAGED_DEVICE_FIELDS)
             managed_id = _text(md, "ManagedIdentifier") or ""
             company = companies.get(managed_id)
             info = _ordered(md["Device"], DEVICE_INFO_FIELDS) if "Device" in md else {}
+            seen.append(
+                {
+                    "managed_id": managed_id,
+                    "billable_gb": _text(info, "BackupBillableSpaceGb"),
+                    "year": _text(info, "BackupYear"),
+                    "month": _text(info, "BackupMonth"),
+                }
+            )
             try:
                 gb = float(_text(info, "BackupBillableSpaceGb") or "nan")
                 year = int(_text(info, "BackupYear") or 0)
@@ -218,6 +231,8 @@ class SimulatedConnectWise:
                 errors.append(f"Backup Stats for '{managed_id}' are incomplete.")
             else:
                 accepted.append((company, managed_id, info, gb, year, month))
+        if entry is not None:
+            entry["devices"] = seen
         if errors:
             return " ".join(errors)
         now = datetime.now(UTC).isoformat(timespec="seconds")
@@ -254,6 +269,7 @@ def _fault(text: str) -> bytes:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once: no 40 ms delayed-ACK stall
     server: _Server
 
     def log_message(self, fmt: str, *args: Any) -> None:  # quiet: the tests read stderr
@@ -371,15 +387,7 @@ class _Handler(BaseHTTPRequestHandler):
             return 500, _fault(
                 f"Server did not recognize the value of HTTP Header SOAPAction: {operation}."
             )
-        entry["devices"] = [
-            {
-                "managed_id": d.findtext(f"{{{NS}}}ManagedIdentifier"),
-                "billable_gb": d.findtext(f"{{{NS}}}Device/{{{NS}}}BackupBillableSpaceGb"),
-                "year": d.findtext(f"{{{NS}}}Device/{{{NS}}}BackupYear"),
-                "month": d.findtext(f"{{{NS}}}Device/{{{NS}}}BackupMonth"),
-            }
-            for d in op.iterfind(f"{{{NS}}}managedDevices/{{{NS}}}ManagedDevice")
-        ]
+        entry["devices"] = []
         try:
             if operation == "GetManagementItSetupsName":
                 name = sim.get_management_it_setups_name(op)
@@ -393,7 +401,7 @@ class _Handler(BaseHTTPRequestHandler):
                 payload = f"<{operation}Result>{groups}</{operation}Result>"
             else:
                 text = rule.get("result_text") if rule else None
-                text = text or sim.update_managed_devices(op)
+                text = text or sim.update_managed_devices(op, entry)
                 entry["result"] = text
                 payload = f"<{operation}Result>{html.escape(text)}</{operation}Result>"
         except SoapFault as e:

@@ -163,7 +163,7 @@ def test_batches_respect_batch_size(sim, make_config, password, run):
     config = make_config(partners=[partner], usage={USAGE_FILE: USAGE})
     assert run(config, "publish", "--yes").exit_code == 0
     sizes = [len(r["devices"]) for r in soap_requests(sim, "UpdateManagedDevices")]
-    assert sizes == [2, 1]
+    assert sorted(sizes) == [1, 2]  # two calls may be in flight at once
 
 
 def test_rejected_login_exits_12_sends_nothing_and_is_recorded(sim, make_config, run, tmp_path):
