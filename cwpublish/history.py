@@ -1,9 +1,9 @@
 """What was published: the history of publish operations and the per-client ledger.
 
-`history.json` keeps the ten newest operations per partner (as the source document's Publish
-History). `ledger.json` remembers, per partner, period and Managed ID, the last manual and the
-last automatic publish, for longer than ten entries: it is what makes "never publish a period
-twice by accident" possible.
+`history.json` (with one file per entry under `history/`) keeps the ten newest operations per
+partner, as the source document's Publish History. The ledger (`ledger/<partner>/<period>.json`)
+remembers, per Managed ID, the last manual and the last automatic publish, for longer than ten
+entries: it is what makes "never publish a period twice by accident" possible.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from cwpublish.state import read_json, write_json
 
@@ -70,58 +69,108 @@ def now_iso() -> str:
 
 
 class History:
-    """history.json: newest first, capped per partner."""
+    """history.json (the index, newest first, capped per partner) + history/<id>.json.
+
+    The index holds every field of an entry except its per-client rows, plus their counts;
+    each entry's full JSON (with `clients`) is its own file. Adding an entry therefore costs
+    one entry, not ten: a partner with 10,000 clients would otherwise re-read and re-write
+    100,000 client rows on every publish.
+    """
 
     def __init__(self, state_dir: Path):
         self.path = state_dir / "history.json"
+        self.folder = state_dir / "history"
 
-    def entries(self, partner: str | None = None) -> list[dict]:
-        data = read_json(self.path, {"version": 1, "entries": []})
+    def _index(self) -> list[dict]:
+        data = read_json(self.path, {"version": 2, "entries": []})
         entries = data.get("entries", []) if isinstance(data, dict) else []
-        return [e for e in entries if partner is None or e.get("partner") == partner]
+        return [e for e in entries if isinstance(e, dict) and "id" in e and "partner" in e]
+
+    def entries(self, partner: str | None = None, full: bool = False) -> list[dict]:
+        """Newest first; summaries (with `counts`), or `full` entries with their clients."""
+        found = [e for e in self._index() if partner is None or e.get("partner") == partner]
+        return [self._full(e) for e in found] if full else found
 
     def find(self, entry_id: str) -> dict | None:
-        matches = [e for e in self.entries() if str(e.get("id", "")).startswith(entry_id)]
-        return matches[0] if len(matches) == 1 else None
+        matches = [e for e in self._index() if str(e.get("id", "")).startswith(entry_id)]
+        return self._full(matches[0]) if len(matches) == 1 else None
 
     def add(self, entry: Entry) -> None:
-        entries = [entry.to_dict(), *self.entries()]
+        data = entry.to_dict()
+        write_json(self._entry_path(entry.id), data)
+        index = [summarize(data), *self._index()]
+        del data
         kept: list[dict] = []
         per_partner: dict[str, int] = {}
-        for e in entries:
+        for e in index:
             n = per_partner.get(e["partner"], 0)
             if n < HISTORY_PER_PARTNER:
                 kept.append(e)
+            else:
+                self._entry_path(e["id"]).unlink(missing_ok=True)
             per_partner[e["partner"]] = n + 1
-        write_json(self.path, {"version": 1, "entries": kept})
+        write_json(self.path, {"version": 2, "entries": kept})
 
     def update(self, entry: Entry) -> None:
         """Rewrite an entry already added (e.g. once the email outcome is known)."""
-        entries = [entry.to_dict() if e.get("id") == entry.id else e for e in self.entries()]
-        write_json(self.path, {"version": 1, "entries": entries})
+        data = entry.to_dict()
+        write_json(self._entry_path(entry.id), data)
+        summary = summarize(data)
+        index = [summary if e.get("id") == entry.id else e for e in self._index()]
+        write_json(self.path, {"version": 2, "entries": index})
+
+    def _entry_path(self, entry_id: str) -> Path:
+        return self.folder / f"{''.join(c for c in str(entry_id) if c.isalnum())}.json"
+
+    def _full(self, summary: dict) -> dict:
+        entry = read_json(self._entry_path(summary["id"]), None)
+        if not isinstance(entry, dict):  # lost or damaged: the summary is all there is
+            entry = {
+                **summary,
+                "clients": [],
+                "warnings": [*summary.get("warnings", []), "per-client rows are missing"],
+            }
+        entry.pop("counts", None)
+        return entry
+
+
+def summarize(entry: dict) -> dict:
+    """An entry without its client rows, with their counts by status (the history index)."""
+    counts = {"published": 0, "failed": 0, "skipped": 0}
+    for c in entry["clients"]:
+        counts[c["status"]] = counts.get(c["status"], 0) + 1
+    summary = {k: v for k, v in entry.items() if k != "clients"}
+    summary["counts"] = counts
+    return summary
 
 
 class Ledger:
-    """ledger.json: partner -> period -> Managed ID -> {mode: last publish of that mode}."""
+    """ledger/<partner>/<period>.json: Managed ID -> {mode: last publish of that mode}.
+
+    One file per partner and period, read only for the periods a run touches, and the newest
+    LEDGER_PERIODS kept per partner.
+    """
 
     def __init__(self, state_dir: Path):
-        self.path = state_dir / "ledger.json"
-        self._data: dict[str, Any] | None = None
+        self.folder = state_dir / "ledger"
+        self._periods: dict[tuple[str, str], dict[str, dict]] = {}
 
-    @property
-    def data(self) -> dict[str, Any]:
-        if self._data is None:
-            raw = read_json(self.path, {})
-            self._data = raw if isinstance(raw, dict) else {}
-        return self._data
+    def _path(self, partner: str, period: str) -> Path:
+        return self.folder / partner / f"{period}.json"
+
+    def _load(self, partner: str, period: str) -> dict[str, dict]:
+        key = (partner, period)
+        if key not in self._periods:
+            raw = read_json(self._path(partner, period), {})
+            self._periods[key] = raw if isinstance(raw, dict) else {}
+        return self._periods[key]
 
     def published(self, partner: str, period: str, managed_id: str) -> dict[str, dict]:
         """{mode: record} of the publishes of this client for this period."""
-        return self.data.get(partner, {}).get(period, {}).get(managed_id, {})
+        return self._load(partner, period).get(managed_id, {})
 
     def record(self, entry: Entry) -> None:
-        periods = self.data.setdefault(entry.partner, {})
-        clients = periods.setdefault(entry.period, {})
+        clients = self._load(entry.partner, entry.period)
         for c in entry.clients:
             if c.status == "published":
                 clients.setdefault(c.managed_id, {})[entry.mode] = {
@@ -130,6 +179,7 @@ class Ledger:
                     "billable_gb": c.billable_gb,
                     "entry_id": entry.id,
                 }
-        for old in sorted(periods)[:-LEDGER_PERIODS]:
-            del periods[old]
-        write_json(self.path, self.data)
+        write_json(self._path(entry.partner, entry.period), clients)
+        periods = sorted(self.folder.joinpath(entry.partner).glob("????-??.json"))
+        for old in periods[:-LEDGER_PERIODS]:
+            old.unlink(missing_ok=True)

@@ -59,12 +59,22 @@ def gb(value: float | None) -> str:
     return "-" if value is None else f"{value:,.2f}"
 
 
+def counts(entry: dict) -> dict[str, int]:
+    """Clients by status, from the rows or (a history index summary) from `counts`."""
+    if "clients" not in entry:
+        return entry.get("counts") or {}
+    found: dict[str, int] = {}
+    for c in entry["clients"]:
+        found[c["status"]] = found.get(c["status"], 0) + 1
+    return found
+
+
 def summary(entry: dict) -> str:
     """`published 12 of 12 clients`, or `FAILED: reason` (used in output and email subjects)."""
-    clients = entry["clients"]
-    published = sum(1 for c in clients if c["status"] == "published")
-    failed = sum(1 for c in clients if c["status"] == "failed")
-    total = sum(1 for c in clients if c["status"] != "skipped")
+    by_status = counts(entry)
+    published = by_status.get("published", 0)
+    failed = by_status.get("failed", 0)
+    total = sum(n for status, n in by_status.items() if status != "skipped")
     if entry["status"] == "failed":
         reason = entry.get("error") or (
             f"{failed} of {total} clients failed" if total else "nothing published"

@@ -172,7 +172,10 @@ def run_subprocess(
 
 
 def read_history(tmp_path: Path) -> list[dict]:
-    return json.loads((tmp_path / "state" / "history.json").read_text())["entries"]
+    """Every history entry in full (index + per-entry files), newest first."""
+    from cwpublish.history import History
+
+    return History(tmp_path / "state").entries(full=True)
 
 
 def free_port() -> int:

@@ -49,7 +49,7 @@ def assert_all_published(sim) -> None:
 def assert_clean(result, tmp_path) -> None:
     everything = result.stdout + result.stderr
     assert SECRET not in everything and "Traceback" not in everything
-    for f in (tmp_path / "state").glob("*.json"):
+    for f in (tmp_path / "state").rglob("*.json"):
         assert SECRET not in f.read_text()
 
 
@@ -176,7 +176,7 @@ def test_xxe_payload_is_refused(sim, make_config, password, run, tmp_path):
     result = run(configure(make_config, sim.url), "publish", "--yes")
     assert result.exit_code == 1
     assert "refused (possible XXE attack)" in result.stdout
-    everything = result.stdout + result.stderr + (tmp_path / "state" / "history.json").read_text()
+    everything = result.stdout + result.stderr + str(read_history(tmp_path))
     assert "TOP-SECRET-LOCAL-FILE" not in everything
     assert held(sim) == {}
 

@@ -31,8 +31,13 @@ def test_history_is_capped_at_ten_per_partner_newest_first(
     assert listed == sorted(listed, key=lambda e: e["started_at"], reverse=True)
     state = tmp_path / "state"
     assert stat.S_IMODE(os.stat(state).st_mode) == 0o700
-    for f in ("history.json", "ledger.json"):
-        assert stat.S_IMODE(os.stat(state / f).st_mode) == 0o600
+    files = [f for f in state.rglob("*") if f.is_file() and f.name != "publish.lock"]
+    assert {f.relative_to(state).parts[0] for f in files} == {"history.json", "history",
+                                                             "ledger", "schedule.json"} - \
+        {"schedule.json"}
+    for f in files:
+        assert stat.S_IMODE(os.stat(f).st_mode) == 0o600, f
+    assert len(list((state / "history").glob("*.json"))) == 11  # 10 acme + 1 other, no more
 
 
 def test_history_table_and_show(sim, make_config, password, run):
@@ -79,3 +84,39 @@ def test_corrupt_history_is_moved_aside_not_overwritten(sim, make_config, passwo
     aside = list(state.glob("history.json.corrupt-*"))
     assert len(aside) == 1 and aside[0].read_text() == "{not json"
     assert len(read_history(tmp_path)) == 1
+
+
+def test_history_index_holds_summaries_and_entries_hold_clients(sim, make_config, password,
+                                                                run, tmp_path):
+    config = make_config(sim.url, usage={USAGE_FILE: USAGE})
+    run(config, "publish", "--yes")
+    state = tmp_path / "state"
+    [summary] = json.loads((state / "history.json").read_text())["entries"]
+    assert "clients" not in summary
+    assert summary["counts"] == {"published": 3, "failed": 0, "skipped": 0}
+    full = json.loads((state / "history" / f"{summary['id']}.json").read_text())
+    assert len(full["clients"]) == 3 and full["status"] == "success"
+    (state / "history" / f"{summary['id']}.json").unlink()
+    shown = json.loads(run(config, "history", "show", summary["id"], "--json").stdout)
+    assert shown["clients"] == [] and "per-client rows are missing" in shown["warnings"]
+    assert "published 3 of 3 clients" in run(config, "history").stdout
+
+
+def test_ledger_keeps_one_file_per_period_and_prunes_old_ones(tmp_path):
+    from cwpublish.history import LEDGER_PERIODS, ClientResult, Entry, Ledger
+
+    ledger = Ledger(tmp_path)
+    for year in (2023, 2024, 2025, 2026):
+        for month in range(1, 13):
+            entry = Entry(partner="acme", mode="automatic", initiated_by="cron",
+                          period=f"{year}-{month:02d}", started_at="t", site="s",
+                          finished_at=f"{year}-{month:02d}-05T02:00:00+00:00",
+                          clients=[ClientResult("A", "A-1", 1.0, "published"),
+                                   ClientResult("B", "B-1", None, "failed", "x")])
+            ledger.record(entry)
+    files = sorted(p.stem for p in (tmp_path / "ledger" / "acme").glob("*.json"))
+    assert len(files) == LEDGER_PERIODS and files[0] == "2024-01" and files[-1] == "2026-12"
+    fresh = Ledger(tmp_path)
+    assert fresh.published("acme", "2026-12", "A-1")["automatic"]["by"] == "cron"
+    assert fresh.published("acme", "2026-12", "B-1") == {}
+    assert fresh.published("acme", "2023-01", "A-1") == {}

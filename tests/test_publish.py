@@ -260,6 +260,6 @@ def test_the_password_appears_nowhere(sim, make_config, password, run, tmp_path)
     outputs.append(run(config, "check-config", "--online", "--json"))
     for r in outputs:
         assert SECRET not in r.stdout + r.stderr
-    for f in (tmp_path / "state").iterdir():
-        assert SECRET not in f.read_text()
+    for f in (tmp_path / "state").rglob("*"):
+        assert not f.is_file() or SECRET not in f.read_text()
     assert "********" in read_history(tmp_path)[0]["clients"][0]["error"]

@@ -27,7 +27,7 @@ def history(ctx: click.Context, partner: str | None, as_json: bool) -> None:
     from cwpublish import output
     from cwpublish.history import History
 
-    entries = History(ctx.obj.config.state_dir).entries(partner)
+    entries = History(ctx.obj.config.state_dir).entries(partner, full=as_json)
     if as_json:
         dump(entries)
     else:
