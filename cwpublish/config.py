@@ -20,6 +20,7 @@ from cwpublish.errors import ConfigError
 DEFAULT_API_PATH = "/v4_6_release/apis/2.0/ManagedDeviceApi.asmx"
 SMTP_DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+_PLAIN_KEY_RE = re.compile(r"^[\w.-]+$")
 _EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 
@@ -276,7 +277,8 @@ class _Validator:
 
                 hint = difflib.get_close_matches(str(key), sorted(allowed), n=1)
                 extra = f" (did you mean '{hint[0]}'?)" if hint else ""
-                self.fail(_join(where, str(key)), f"unknown key{extra}")
+                shown = str(key) if _PLAIN_KEY_RE.match(str(key)) else repr(key)
+                self.fail(_join(where, shown), f"unknown key{extra}")
         for key in required:
             if value.get(key) is None:
                 self.fail(_join(where, key), "is required")
