@@ -57,7 +57,11 @@ def ours(devices: list[DeviceUpdate]) -> bytes:
     return etree.tostring(update_envelope(CW, "pw", devices))
 
 
-def zeep_generic(devices: list[DeviceUpdate], client=ConnectWiseClient(CW, "pw")) -> bytes:
+ZEEP = ConnectWiseClient(CW, "pw")
+
+
+def zeep_generic(devices: list[DeviceUpdate]) -> bytes:
+    client = ZEEP
     env = client._client.create_message(
         client._service, "UpdateManagedDevices", credentials=client.credentials(),
         managementSolutionName="rCloud Backup", managedDevices={"ManagedDevice": [

@@ -207,6 +207,16 @@ def check_templates(config: Config) -> list[str]:
 
 def send(smtp: Smtp, message) -> None:
     """Deliver `message` to its To: recipients; NotificationError (without secrets) if not."""
+    _with_server(smtp, lambda server: server.send_message(message))
+
+
+def check_smtp(smtp: Smtp) -> None:
+    """Connect and log in without sending (`check-config --online`)."""
+    _with_server(smtp, lambda server: server.noop())
+
+
+def _with_server(smtp: Smtp, action) -> None:
+    """Run `action` on a logged-in connection; every failure as one NotificationError."""
     import smtplib
     import ssl
 
@@ -217,7 +227,7 @@ def send(smtp: Smtp, message) -> None:
         )
     try:
         with connect(smtp, password) as server:
-            server.send_message(message)
+            action(server)
     except (smtplib.SMTPException, ssl.SSLError, OSError) as e:
         raise NotificationError(redact(_smtp_reason(smtp, e), password)) from None
 
@@ -241,23 +251,6 @@ def connect(smtp: Smtp, password: str | None):
         server.close()
         raise
     return server
-
-
-def check_smtp(smtp: Smtp) -> None:
-    """Connect and log in without sending (`check-config --online`)."""
-    import smtplib
-    import ssl
-
-    password = None
-    if smtp.username:
-        password = credentials.get_secret(
-            credentials.smtp_key(smtp), "SMTP password", "cwpublish credentials set --smtp"
-        )
-    try:
-        with connect(smtp, password) as server:
-            server.noop()
-    except (smtplib.SMTPException, ssl.SSLError, OSError) as e:
-        raise NotificationError(redact(_smtp_reason(smtp, e), password)) from None
 
 
 def _smtp_reason(smtp: Smtp, e: Exception) -> str:

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cwpublish.cli.base import EXIT_CODE_HELP, Group, State, cli, dump
+from cwpublish.cli.base import EXIT_CODE_HELP, Group, State, cli, complete_partners, dump
 from cwpublish.errors import EXIT_USAGE, InputError
 
 
@@ -139,9 +139,19 @@ def _credential_target(config, partner: str | None, smtp: bool) -> tuple[str, st
     ), f"integrator password of {p.connectwise.integrator_username} for {p.name}"
 
 
+def _target_options(command):
+    """--partner NAME | --smtp: which password a credentials command is about."""
+    command = click.option("--smtp", is_flag=True, help="The SMTP login password.")(command)
+    return click.option(
+        "--partner",
+        metavar="NAME",
+        shell_complete=complete_partners,
+        help="The partner's integrator password.",
+    )(command)
+
+
 @credentials.command("set")
-@click.option("--partner", metavar="NAME", help="The partner's integrator password.")
-@click.option("--smtp", is_flag=True, help="The SMTP login password.")
+@_target_options
 @click.pass_obj
 def credentials_set(obj: State, partner: str | None, smtp: bool) -> None:
     """Store a password: asked without echo, or read from stdin when it is not a terminal.
@@ -194,8 +204,7 @@ def credentials_status(obj: State, as_json: bool) -> None:
 
 
 @credentials.command("delete")
-@click.option("--partner", metavar="NAME", help="The partner's integrator password.")
-@click.option("--smtp", is_flag=True, help="The SMTP login password.")
+@_target_options
 @click.pass_obj
 def credentials_delete(obj: State, partner: str | None, smtp: bool) -> None:
     """Delete a stored password.

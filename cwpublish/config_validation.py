@@ -1,0 +1,445 @@
+"""Validate the parsed YAML into the frozen dataclasses of config.py.
+
+Every problem in the file is collected and reported together, each with its path
+(`partners[0].schedule.day: must be 1-31, got 32`), unknown keys with a "did you mean", so one
+run of `check-config` shows them all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from cwpublish.config import (
+    DEFAULT_API_PATH,
+    SMTP_DEFAULT_PORTS,
+    Client,
+    Config,
+    ConnectWise,
+    Partner,
+    Schedule,
+    Smtp,
+    UsageSource,
+    default_state_dir,
+)
+from cwpublish.errors import ConfigError
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+_PLAIN_KEY_RE = re.compile(r"^[\w.-]+$")
+_EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+# --- validation ------------------------------------------------------------------------------
+
+_MISSING = object()
+
+
+class Validator:
+    """Walks the parsed YAML, collecting problems with their paths."""
+
+    def __init__(self, path: Path, trusted_clients: bool = False):
+        self.path = path
+        self.trusted_clients = trusted_clients  # this exact text's clients validated before
+        self.base_dir = path.resolve().parent
+        self.problems: list[str] = []
+        self.warnings: list[str] = []
+
+    def fail(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}" if where else message)
+
+    def mapping(self, value: Any, where: str, allowed: set[str], required: tuple = ()) -> dict:
+        if not isinstance(value, dict):
+            self.fail(where or "(top level)", f"must be a mapping, got {_kind(value)}")
+            return {}
+        for key in value:
+            if key not in allowed:
+                import difflib
+
+                hint = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+                extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+                shown = str(key) if _PLAIN_KEY_RE.match(str(key)) else repr(key)
+                self.fail(_join(where, shown), f"unknown key{extra}")
+        for key in required:
+            if value.get(key) is None:
+                self.fail(_join(where, key), "is required")
+        return value
+
+    def string(self, m: dict, key: str, where: str, default: Any = _MISSING) -> Any:
+        value = m.get(key)
+        if value is None:
+            return None if default is _MISSING else default
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            self.fail(_join(where, key), f"must be a string, got {_kind(value)}")
+            return None if default is _MISSING else default
+        text = str(value).strip()
+        if not text:
+            self.fail(_join(where, key), "must not be empty")
+        return text
+
+    def integer(
+        self, m: dict, key: str, where: str, default: int | None, lo: int, hi: int
+    ) -> int | None:
+        value = m.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            self.fail(_join(where, key), f"must be {lo}-{hi}, got {value!r}")
+            return default
+        return value
+
+    def number(self, m: dict, key: str, where: str, default: float) -> float:
+        value = m.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 3600:
+            self.fail(_join(where, key), f"must be a number of seconds (0-3600], got {value!r}")
+            return default
+        return float(value)
+
+    def boolean(self, m: dict, key: str, where: str, default: bool) -> bool:
+        value = m.get(key, default)
+        if not isinstance(value, bool):
+            self.fail(_join(where, key), f"must be true or false, got {value!r}")
+            return default
+        return value
+
+    def file(self, m: dict, key: str, where: str) -> str | None:
+        """An existing file, relative to the config's folder; its absolute path."""
+        value = self.string(m, key, where)
+        if not value:
+            return None
+        path = self.base_dir / os.path.expanduser(value)
+        if not path.is_file():
+            self.fail(_join(where, key), f"file not found: {path}")
+        return str(path)
+
+    def choice(self, m: dict, key: str, where: str, choices: tuple[str, ...], default: str) -> str:
+        value = m.get(key, default)
+        if value not in choices:
+            self.fail(_join(where, key), f"must be one of {', '.join(choices)}, got {value!r}")
+            return default
+        return value
+
+    # -- sections --
+
+    def config(self, data: Any) -> Config:
+        if data is None:
+            data = {}
+        top = self.mapping(
+            data, "", {"state_dir", "smtp", "partners", "templates_dir"}, ("partners",)
+        )
+        state_dir = self.string(top, "state_dir", "")
+        state_path = default_state_dir()
+        if state_dir:
+            state_path = Path(os.path.expanduser(state_dir))
+            if not state_path.is_absolute():
+                state_path = self.base_dir / state_path
+        smtp = self.smtp(top["smtp"]) if top.get("smtp") is not None else None
+        partners: list[Partner] = []
+        raw_partners = top.get("partners")
+        if raw_partners is not None and not isinstance(raw_partners, list):
+            self.fail("partners", f"must be a list, got {_kind(raw_partners)}")
+        elif isinstance(raw_partners, list):
+            if not raw_partners:
+                self.fail("partners", "must list at least one partner")
+            names: set[str] = set()
+            for i, raw in enumerate(raw_partners):
+                partner = self.partner(raw, f"partners[{i}]")
+                if partner and partner.name in names:
+                    self.fail(f"partners[{i}].name", f"duplicate partner name {partner.name!r}")
+                if partner:
+                    names.add(partner.name)
+                    partners.append(partner)
+        if self.problems:
+            raise ConfigError(str(self.path), self.problems)
+        templates = self.string(top, "templates_dir", "")
+        templates_dir = self.base_dir / os.path.expanduser(templates) if templates else None
+        if templates_dir and not templates_dir.is_dir():
+            self.fail("templates_dir", f"folder not found: {templates_dir}")
+        if self.problems:
+            raise ConfigError(str(self.path), self.problems)
+        return Config(
+            self.path, state_path, tuple(partners), smtp, templates_dir, tuple(self.warnings)
+        )
+
+    def smtp(self, raw: Any) -> Smtp | None:
+        where = "smtp"
+        m = self.mapping(
+            raw,
+            where,
+            {"host", "port", "security", "username", "sender", "timeout", "ca_bundle"},
+            ("host", "sender"),
+        )
+        security = self.choice(m, "security", where, ("starttls", "ssl", "none"), "starttls")
+        port = self.integer(m, "port", where, SMTP_DEFAULT_PORTS[security], 1, 65535)
+        sender = self.string(m, "sender", where)
+        if sender and "@" not in sender:
+            self.fail(_join(where, "sender"), f"must be an email address, got {sender!r}")
+        host = self.string(m, "host", where)
+        if not host or not sender:
+            return None
+        return Smtp(
+            host=host,
+            sender=sender,
+            port=port or 587,
+            security=security,
+            username=self.string(m, "username", where),
+            timeout=self.number(m, "timeout", where, 30.0),
+            ca_bundle=self.file(m, "ca_bundle", where),
+        )
+
+    def partner(self, raw: Any, where: str) -> Partner | None:
+        m = self.mapping(
+            raw,
+            where,
+            {"name", "connectwise", "schedule", "managers", "usage", "clients"},
+            ("name", "connectwise", "usage", "clients"),
+        )
+        name = self.string(m, "name", where)
+        if name and not _NAME_RE.match(name):
+            self.fail(_join(where, "name"), f"use letters, digits, '-' and '_' only, got {name!r}")
+        cw = (
+            self.connectwise(m["connectwise"], _join(where, "connectwise"))
+            if m.get("connectwise") is not None
+            else None
+        )
+        schedule = (
+            self.schedule(m["schedule"], _join(where, "schedule"))
+            if m.get("schedule") is not None
+            else None
+        )
+        usage = (
+            self.usage(m["usage"], _join(where, "usage")) if m.get("usage") is not None else None
+        )
+        managers = self.managers(m.get("managers"), _join(where, "managers"))
+        clients = self.clients(m.get("clients"), _join(where, "clients"))
+        if not (name and cw and usage) or clients is None:
+            return None
+        return Partner(name, cw, usage, clients, managers, schedule)
+
+    def connectwise(self, raw: Any, where: str) -> ConnectWise | None:
+        required = (
+            "site",
+            "company_id",
+            "integrator_username",
+            "management_it_name",
+            "backup_stats_name",
+        )
+        m = self.mapping(
+            raw,
+            where,
+            {
+                *required,
+                "api_path",
+                "allow_insecure_http",
+                "timeout",
+                "wsdl",
+                "batch_size",
+                "ca_bundle",
+                "retries",
+                "retry_backoff",
+                "retry_max_seconds",
+                "parallel_requests",
+            },
+            required,
+        )
+        values = {k: self.string(m, k, where) for k in required}
+        insecure = self.boolean(m, "allow_insecure_http", where, False)
+        api_path = self.string(m, "api_path", where, DEFAULT_API_PATH)
+        if api_path and not api_path.startswith("/"):
+            self.fail(_join(where, "api_path"), f"must start with '/', got {api_path!r}")
+        if values["site"]:
+            values["site"] = self.site(values["site"], _join(where, "site"), insecure)
+        ca_bundle = self.file(m, "ca_bundle", where)
+        timeout = self.number(m, "timeout", where, 30.0)
+        wsdl = self.choice(m, "wsdl", where, ("bundled", "live"), "bundled")
+        batch_size = self.integer(m, "batch_size", where, 200, 1, 10000)
+        retries = self.integer(m, "retries", where, 3, 0, 10)
+        backoff = self.number(m, "retry_backoff", where, 2.0)
+        retry_max = self.number(m, "retry_max_seconds", where, 120.0)
+        parallel = self.integer(m, "parallel_requests", where, 2, 1, 8)
+        if not all(values.values()):
+            return None
+        return ConnectWise(
+            **values,
+            api_path=api_path or DEFAULT_API_PATH,
+            allow_insecure_http=insecure,
+            timeout=timeout,
+            wsdl=wsdl,
+            batch_size=batch_size or 200,
+            ca_bundle=ca_bundle,
+            retries=3 if retries is None else retries,
+            retry_backoff=backoff,
+            retry_max_seconds=retry_max,
+            parallel_requests=parallel or 2,
+        )
+
+    def site(self, site: str, where: str, insecure: bool) -> str:
+        parts = urlsplit(site)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            self.fail(where, f"must be a URL such as https://cw.example.com, got {site!r}")
+        elif parts.scheme == "http":
+            if not insecure:
+                self.fail(
+                    where,
+                    "http:// would send the integrator password in clear; use "
+                    "https:// (allow_insecure_http: true is only for a simulator "
+                    "on loopback)",
+                )
+            elif not _is_loopback(parts.hostname):
+                self.fail(
+                    where,
+                    "allow_insecure_http is only allowed for a loopback host "
+                    f"(localhost, 127.0.0.1, ::1), got {parts.hostname!r}",
+                )
+        return site.rstrip("/")
+
+    def schedule(self, raw: Any, where: str) -> Schedule | None:
+        m = self.mapping(
+            raw, where, {"day", "timezone", "catch_up_days", "ping_url", "period"}, ("day",)
+        )
+        day = self.integer(m, "day", where, None, 1, 31)
+        tz = self.string(m, "timezone", where)
+        if tz and not _valid_timezone(tz):
+            self.fail(
+                _join(where, "timezone"),
+                f"unknown time zone {tz!r} (use an IANA name such as America/New_York)",
+            )
+        catch_up = self.integer(m, "catch_up_days", where, 0, 0, 27)
+        ping_url = self.string(m, "ping_url", where)
+        if ping_url and urlsplit(ping_url).scheme not in ("http", "https"):
+            self.fail(_join(where, "ping_url"), f"must be an http(s) URL, got {ping_url!r}")
+        period = self.choice(m, "period", where, ("current", "previous"), "current")
+        if day and day > 28:
+            self.warnings.append(
+                f"{where}.day: {day} does not exist in every month; "
+                "months without that day are not published automatically"
+            )
+        if day is None:
+            return None
+        return Schedule(day, tz, catch_up or 0, ping_url, period)
+
+    def usage(self, raw: Any, where: str) -> UsageSource | None:
+        m = self.mapping(raw, where, {"csv", "json", "command"})
+        kinds = [k for k in ("csv", "json", "command") if m.get(k) is not None]
+        if len(kinds) != 1:
+            self.fail(where, "give exactly one of csv, json or command")
+            return None
+        kind = kinds[0]
+        location = self.string(m, kind, where)
+        if not location:
+            return None
+        try:
+            location.format(year=2026, month=1)
+        except (KeyError, IndexError, ValueError) as e:
+            self.fail(
+                _join(where, kind),
+                f"bad placeholder ({e}); use {{year}} and {{month}} or {{month:02d}}",
+            )
+            return None
+        return UsageSource(kind, location, self.base_dir)
+
+    def client(self, item: Any, at: str) -> Client | None:
+        """A client entry with every problem reported (the slow path of clients())."""
+        m = self.mapping(item, at, _CLIENT_KEYS, ("name", "managed_id"))
+        name = self.string(m, "name", at)
+        managed_id = self.string(m, "managed_id", at)
+        publish = self.boolean(m, "publish", at, True)
+        return Client(name, managed_id, publish) if name and managed_id else None
+
+    def managers(self, raw: Any, where: str) -> tuple[str, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.fail(where, f"must be a list of email addresses, got {_kind(raw)}")
+            return ()
+        for i, item in enumerate(raw):
+            if not isinstance(item, str) or not _EMAIL_RE.match(item.strip()):
+                self.fail(f"{where}[{i}]", f"must be an email address, got {item!r}")
+        return tuple(str(x).strip() for x in raw)
+
+    def clients(self, raw: Any, where: str) -> tuple[Client, ...] | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, list) or not raw:
+            self.fail(where, "must be a non-empty list of {name, managed_id}")
+            return None
+        if self.trusted_clients:  # only names, IDs and flags: nothing outside the text
+            return tuple(
+                Client(c["name"].strip(), c["managed_id"].strip(), c.get("publish", True))
+                for c in raw
+            )
+        clients: list[Client] = []
+        names: dict[str, int] = {}
+        ids: dict[str, int] = {}
+        for i, item in enumerate(raw):
+            # Fast path for the common well-formed entry: this loop runs for every client on
+            # every run, the nightly no-op included.
+            if type(item) is dict and item.keys() <= _CLIENT_KEYS:
+                name, managed_id = item.get("name"), item.get("managed_id")
+                publish = item.get("publish", True)
+                if type(name) is str and type(managed_id) is str and type(publish) is bool:
+                    name, managed_id = name.strip(), managed_id.strip()
+                    folded_name, folded_id = name.casefold(), managed_id.casefold()
+                    if name and managed_id and folded_name not in names and folded_id not in ids:
+                        names[folded_name] = ids[folded_id] = i
+                        clients.append(Client(name, managed_id, publish))
+                        continue
+            client = self.client(item, f"{where}[{i}]")
+            if client is None:
+                continue
+            for key, seen, label in (
+                (client.name, names, "name"),
+                (client.managed_id, ids, "managed_id"),
+            ):
+                folded = key.casefold()
+                if folded in seen:
+                    what = "client name" if label == "name" else "Managed ID"
+                    self.fail(
+                        f"{where}[{i}].{label}",
+                        f"duplicate {what} {key!r} (also {where}[{seen[folded]}])",
+                    )
+                else:
+                    seen[folded] = i
+            clients.append(client)
+        return tuple(clients)
+
+
+_CLIENT_KEYS = {"name", "managed_id", "publish"}
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _kind(value: Any) -> str:
+    return {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        type(None): "nothing",
+    }.get(type(value), type(value).__name__)
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _valid_timezone(name: str) -> bool:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
