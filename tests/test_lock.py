@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -69,4 +70,7 @@ def test_lock_of_a_killed_publish_is_taken_over_and_the_next_run_completes(
     assert rerun.wait(timeout=60) == 0, rerun.stderr.read()
     [entry] = read_history(tmp_path)  # the killed run recorded nothing half-written
     assert entry["status"] == "success"
+    for f in (tmp_path / "state").rglob("*.json"):  # every state file is whole
+        json.loads(f.read_text())
+    assert not list((tmp_path / "state").rglob(".*.json.*"))  # no temp file left behind
     assert len(sim_state(sim)["configurations"]["acme"]) == 3

@@ -182,3 +182,19 @@ def test_schedule_state_remembers_the_day_and_when_it_changed(
     assert "next automatic publish on 2026-12-01" in verbose.stderr
     state = json.loads((tmp_path / "state" / "schedule.json").read_text())
     assert state == {"acme": {"day": 1, "since": "2026-11-03"}}
+
+
+def test_nothing_due_imports_no_heavy_module(make_config, tmp_path):
+    """The nightly no-op must stay cheap: no zeep, lxml, requests, jinja2 or keyring."""
+    import subprocess
+    import sys
+
+    config = make_config(partners=[scheduled_partner("https://cw.example.com")])
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "cwpublish", "-c",
+                           str(config), "publish", "--scheduled"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout == ""
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "cwpublish" in imported
+    assert imported.isdisjoint({"zeep", "lxml", "requests", "jinja2", "keyring", "urllib3"})

@@ -11,7 +11,9 @@ from cwpublish.errors import EXIT_USAGE, InputError
 
 
 @cli.group(cls=Group, invoke_without_command=True)
-@click.option("--partner", metavar="NAME", help="Only this partner.")
+@click.option(
+    "--partner", metavar="NAME", shell_complete=complete_partners, help="Only this partner."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of entries).")
 @click.pass_context
 def history(ctx: click.Context, partner: str | None, as_json: bool) -> None:
@@ -58,7 +60,14 @@ def history_show(obj: State, entry_id: str, as_json: bool) -> None:
 
 
 @cli.command("check-config", epilog=EXIT_CODE_HELP)
-@click.option("--partner", "partners", multiple=True, metavar="NAME", help="Only this partner.")
+@click.option(
+    "--partner",
+    "partners",
+    multiple=True,
+    metavar="NAME",
+    shell_complete=complete_partners,
+    help="Only this partner.",
+)
 @click.option(
     "--online", is_flag=True, help="Also log in to ConnectWise and verify every Managed ID."
 )
