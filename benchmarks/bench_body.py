@@ -15,7 +15,8 @@ from common import verdict
 from lxml import etree
 
 from cwpublish.config import ConnectWise
-from cwpublish.connectwise import ConnectWiseClient, DeviceUpdate, update_envelope
+from cwpublish.connectwise import ConnectWiseClient
+from cwpublish.envelope import DeviceUpdate, update_envelope
 from cwpublish.period import Period
 
 TARGET = 1.5

@@ -9,16 +9,13 @@ the password.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from decimal import Decimal
 from importlib import resources
 from urllib.parse import urlsplit
 
 from cwpublish.config import ConnectWise
+from cwpublish.envelope import NAMESPACE, UPDATE_HEADERS, DeviceUpdate, update_envelope
 from cwpublish.errors import ConnectWiseError
-from cwpublish.period import Period
 
-NAMESPACE = "http://connectwise.com"
 TRANSIENT_HTTP = (429, 502, 503, 504)
 MAX_RESPONSE = 16 * 2**20  # bytes; a real answer is far smaller
 BINDING = f"{{{NAMESPACE}}}ManagedDeviceApiSoap"
@@ -26,23 +23,8 @@ log = logging.getLogger("cwpublish")
 MAX_ERROR_TEXT = 300
 
 
-@dataclass(frozen=True)
-class DeviceUpdate:
-    """One client's Backup Stats for a period, as sent in a ManagedDevice."""
-
-    client: str
-    managed_id: str
-    billable_gb: Decimal
-    period: Period
-
-
 def bundled_wsdl() -> str:
     return str(resources.files("cwpublish") / "wsdl" / "ManagedDeviceApi.wsdl")
-
-
-def device_identifier(managed_id: str) -> str:
-    """Stable per client, so repeated publishes update one configuration record."""
-    return f"rcloud-{managed_id}"
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -348,71 +330,3 @@ def _reason(e: Exception) -> str:
         if known in text:
             return known.lower()
     return type(e).__name__
-
-
-def preview_envelope(cw: ConnectWise, devices: list[DeviceUpdate]) -> str:
-    """The UpdateManagedDevices envelope for `devices`, password masked (--dry-run -v)."""
-    from lxml import etree
-
-    envelope = update_envelope(cw, "********", devices)
-    return etree.tostring(envelope, pretty_print=True, encoding="unicode")
-
-
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-UPDATE_HEADERS = {
-    "SOAPAction": f'"{NAMESPACE}/UpdateManagedDevices"',
-    "Content-Type": "text/xml; charset=utf-8",
-}
-_Q = {
-    name: f"{{{NAMESPACE}}}{name}"
-    for name in (
-        "UpdateManagedDevices",
-        "credentials",
-        "CompanyId",
-        "IntegratorLoginId",
-        "IntegratorPassword",
-        "managementSolutionName",
-        "managedDevices",
-        "ManagedDevice",
-        "Type",
-        "ManagedIdentifier",
-        "Device",
-        "DeviceName",
-        "DeviceIdentifier",
-        "BackupBillableSpaceGb",
-        "BackupYear",
-        "BackupMonth",
-    )
-}
-
-
-def update_envelope(cw: ConnectWise, password: str, devices: list[DeviceUpdate]):
-    """The UpdateManagedDevices SOAP 1.1 envelope, fields in the WSDL's sequence order.
-
-    Only the fields cwpublish sets are written (all others are optional); a test checks this
-    equals zeep's own serialization of the same call.
-    """
-    from lxml.etree import Element, SubElement
-
-    q = _Q
-    envelope = Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap-env": SOAP_ENV})
-    body = SubElement(envelope, f"{{{SOAP_ENV}}}Body")
-    op = SubElement(body, q["UpdateManagedDevices"], nsmap={"ns0": NAMESPACE})
-    creds = SubElement(op, q["credentials"])
-    SubElement(creds, q["CompanyId"]).text = cw.company_id
-    SubElement(creds, q["IntegratorLoginId"]).text = cw.integrator_username
-    SubElement(creds, q["IntegratorPassword"]).text = password
-    SubElement(op, q["managementSolutionName"]).text = cw.management_it_name
-    array = SubElement(op, q["managedDevices"])
-    kind = cw.backup_stats_name
-    for d in devices:
-        md = SubElement(array, q["ManagedDevice"])
-        SubElement(md, q["Type"]).text = kind
-        SubElement(md, q["ManagedIdentifier"]).text = d.managed_id
-        dev = SubElement(md, q["Device"])
-        SubElement(dev, q["DeviceName"]).text = f"rCloud Backup - {d.client}"
-        SubElement(dev, q["DeviceIdentifier"]).text = device_identifier(d.managed_id)
-        SubElement(dev, q["BackupBillableSpaceGb"]).text = format(d.billable_gb, "f")
-        SubElement(dev, q["BackupYear"]).text = str(d.period.year)
-        SubElement(dev, q["BackupMonth"]).text = str(d.period.month)
-    return envelope

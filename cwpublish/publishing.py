@@ -16,7 +16,8 @@ from datetime import datetime
 
 from cwpublish import credentials
 from cwpublish.config import Client, Partner
-from cwpublish.connectwise import ConnectWiseClient, DeviceUpdate
+from cwpublish.connectwise import ConnectWiseClient
+from cwpublish.envelope import DeviceUpdate
 from cwpublish.errors import (
     EXIT_FAILED,
     EXIT_LOGIN,

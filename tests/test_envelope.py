@@ -11,7 +11,8 @@ from decimal import Decimal
 from lxml import etree
 
 from cwpublish.config import ConnectWise
-from cwpublish.connectwise import ConnectWiseClient, DeviceUpdate, bundled_wsdl, update_envelope
+from cwpublish.connectwise import ConnectWiseClient, bundled_wsdl
+from cwpublish.envelope import DeviceUpdate, update_envelope
 from cwpublish.period import Period
 
 NS = "http://connectwise.com"

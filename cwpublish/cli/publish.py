@@ -206,7 +206,7 @@ def _dry_run(obj: State, plans, duplicates) -> None:
         for p in previews:
             click.echo(output.entry_text(p, output.colour_enabled(sys.stdout.isatty())))
         if obj.verbose:
-            from cwpublish.connectwise import preview_envelope
+            from cwpublish.envelope import preview_envelope
 
             for plan in plans:
                 if plan.to_send:
