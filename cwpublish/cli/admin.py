@@ -6,14 +6,12 @@ import sys
 
 import click
 
-from cwpublish.cli.base import EXIT_CODE_HELP, Group, State, cli, complete_partners, dump
+from cwpublish.cli.base import EXIT_CODE_HELP, Group, State, cli, dump, partner_option
 from cwpublish.errors import EXIT_USAGE, InputError
 
 
 @cli.group(cls=Group, invoke_without_command=True)
-@click.option(
-    "--partner", metavar="NAME", shell_complete=complete_partners, help="Only this partner."
-)
+@partner_option("Only this partner.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of entries).")
 @click.pass_context
 def history(ctx: click.Context, partner: str | None, as_json: bool) -> None:
@@ -60,14 +58,7 @@ def history_show(obj: State, entry_id: str, as_json: bool) -> None:
 
 
 @cli.command("check-config", epilog=EXIT_CODE_HELP)
-@click.option(
-    "--partner",
-    "partners",
-    multiple=True,
-    metavar="NAME",
-    shell_complete=complete_partners,
-    help="Only this partner.",
-)
+@partner_option("Only this partner (repeatable).", multiple=True)
 @click.option(
     "--online", is_flag=True, help="Also log in to ConnectWise and verify every Managed ID."
 )
@@ -151,12 +142,7 @@ def _credential_target(config, partner: str | None, smtp: bool) -> tuple[str, st
 def _target_options(command):
     """--partner NAME | --smtp: which password a credentials command is about."""
     command = click.option("--smtp", is_flag=True, help="The SMTP login password.")(command)
-    return click.option(
-        "--partner",
-        metavar="NAME",
-        shell_complete=complete_partners,
-        help="The partner's integrator password.",
-    )(command)
+    return partner_option("The partner's integrator password.")(command)
 
 
 @credentials.command("set")

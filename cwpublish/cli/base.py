@@ -69,6 +69,19 @@ def complete_partners(ctx: click.Context, param: click.Parameter, incomplete: st
     return [p.name for p in _completion_config(ctx) if p.name.startswith(incomplete)]
 
 
+def partner_option(help: str, multiple: bool = False, required: bool = False):
+    """--partner NAME, completed from the configuration's partner names."""
+    return click.option(
+        "--partner",
+        "partners" if multiple else "partner",
+        multiple=multiple,
+        required=required,
+        metavar="NAME",
+        shell_complete=complete_partners,
+        help=help,
+    )
+
+
 def complete_clients(ctx: click.Context, param: click.Parameter, incomplete: str):
     from click.shell_completion import CompletionItem
 

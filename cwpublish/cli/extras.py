@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cwpublish.cli.base import State, cli, complete_partners
+from cwpublish.cli.base import State, cli, partner_option
 from cwpublish.errors import InputError
 
 
@@ -45,13 +45,7 @@ def init(obj: State) -> None:
 
 
 @cli.command()
-@click.option(
-    "--partner",
-    required=True,
-    metavar="NAME",
-    shell_complete=complete_partners,
-    help="The partner whose clients are reported.",
-)
+@partner_option("The partner whose clients are reported.", required=True)
 @click.option("--month", metavar="YYYY-MM", help="The period (default: the publish default).")
 @click.option(
     "--format",

@@ -11,21 +11,14 @@ from cwpublish.cli.base import (
     State,
     cli,
     complete_clients,
-    complete_partners,
     dump,
+    partner_option,
 )
 from cwpublish.errors import EXIT_USAGE, CwpublishError, InputError
 
 
 @cli.command(epilog=EXIT_CODE_HELP)
-@click.option(
-    "--partner",
-    "partners",
-    multiple=True,
-    metavar="NAME",
-    shell_complete=complete_partners,
-    help="Only this partner (repeatable).",
-)
+@partner_option("Only this partner (repeatable).", multiple=True)
 @click.option(
     "--client",
     "clients",
