@@ -94,7 +94,10 @@ def plan_partner(
     *,
     need_password: bool = True,
 ) -> Plan:
-    """Read usage and credentials for one partner; never raises for partner-level problems."""
+    """Read usage and credentials for one partner; never raises for partner-level problems.
+
+    With `need_password` false (a dry run) the password is only checked to be present.
+    """
     plan = Plan(
         partner,
         period,
@@ -105,12 +108,13 @@ def plan_partner(
     plan.usage_source = describe_source(partner.usage, period)
     try:
         usage = read_usage(partner.usage, period)
-        if need_password:
-            plan.password = credentials.get_secret(
-                credentials.partner_key(partner),
-                f"integrator password for {partner.name}",
-                f"cwpublish credentials set --partner {partner.name}",
-            )
+        secret = credentials.get_secret(
+            credentials.partner_key(partner),
+            f"integrator password for {partner.name}",
+            f"cwpublish credentials set --partner {partner.name}",
+        )
+        if need_password:  # a dry run only proves it is there
+            plan.password = secret
     except CwpublishError as e:
         plan.error, plan.error_exit = str(e), e.exit_code
         plan.failed = [

@@ -256,3 +256,11 @@ def test_report_csv_html_and_email(
     attachment = next(message.iter_attachments())
     assert attachment.get_filename() == "acme-2026-09-usage.csv"
     assert "Contoso Dental,CONTOSO-01,310.50" in attachment.get_content()
+
+
+def test_dry_run_checks_that_the_password_is_there(sim, make_config, run):
+    config = make_config(sim.url, usage={f"acme-{THIS}.csv": USAGE})
+    result = run(config, "publish", "--dry-run")
+    assert result.exit_code == 2
+    assert "cwpublish credentials set --partner acme" in result.stdout
+    assert sim_state(sim)["request_count"] == 0

@@ -107,7 +107,8 @@ def check_config(obj: State, partners: tuple[str, ...], online: bool, as_json: b
         marks = {"ok": "✓", "warn": "!", "fail": "✗"}
         for c in checks:
             click.echo(f"{marks[c.status]} [{c.scope}] {c.message}")
-    sys.exit(code) if code else None
+    if code:
+        sys.exit(code)
 
 
 @cli.group(cls=Group)
@@ -195,7 +196,8 @@ def credentials_status(obj: State, as_json: bool) -> None:
                 f"{'present' if item['present'] else 'missing'}"
             )
     missing = [i for i in items if not i["present"]]
-    sys.exit(EXIT_USAGE) if missing else None
+    if missing:
+        sys.exit(EXIT_USAGE)
 
 
 @credentials.command("delete")

@@ -122,7 +122,8 @@ def publish(
         if result is None:
             return
     _print_result(result, as_json)
-    sys.exit(result.exit_code) if result.exit_code else None
+    if result.exit_code:
+        sys.exit(result.exit_code)
 
 
 def _publish_manual(
@@ -210,7 +211,8 @@ def _dry_run(obj: State, plans, duplicates) -> None:
                     )
                     click.echo(preview_envelope(plan.partner.connectwise, batch))
         click.echo("Dry run: nothing was sent, nothing recorded.", err=True)
-    sys.exit(code) if code else None
+    if code:
+        sys.exit(code)
 
 
 def _progress_bar(obj: State, plans):
