@@ -138,7 +138,7 @@ def test_dry_run_sends_and_writes_nothing(
     assert not (tmp_path / "state").exists() and smtp_server.messages == []
 
 
-def test_dry_run_exit_code_reflects_what_would_happen(sim, make_config, run):
+def test_dry_run_exit_code_reflects_what_would_happen(sim, make_config, password, run):
     config = make_config(
         sim.url, usage={f"acme-{THIS}.csv": "client,billable_gb\nContoso Dental,1\n"}
     )
