@@ -29,6 +29,7 @@ from cwpublish.errors import ConfigError
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _PLAIN_KEY_RE = re.compile(r"^[\w.-]+$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # never valid in XML text or a one-line message
 _EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 # --- validation ------------------------------------------------------------------------------
@@ -76,6 +77,9 @@ class Validator:
         text = str(value).strip()
         if not text:
             self.fail(_join(where, key), "must not be empty")
+        elif _CONTROL_RE.search(text):
+            self.fail(_join(where, key), f"must not contain control characters, got {text!r}")
+            return None
         return text
 
     def integer(
@@ -383,7 +387,14 @@ class Validator:
                 if type(name) is str and type(managed_id) is str and type(publish) is bool:
                     name, managed_id = name.strip(), managed_id.strip()
                     folded_name, folded_id = name.casefold(), managed_id.casefold()
-                    if name and managed_id and folded_name not in names and folded_id not in ids:
+                    if (
+                        name
+                        and managed_id
+                        and folded_name not in names
+                        and folded_id not in ids
+                        and not _CONTROL_RE.search(name)
+                        and not _CONTROL_RE.search(managed_id)
+                    ):
                         names[folded_name] = ids[folded_id] = i
                         clients.append(Client(name, managed_id, publish))
                         continue

@@ -66,3 +66,21 @@ def test_config_from_environment_variable(make_config, monkeypatch, run):
     monkeypatch.setenv("CWPUBLISH_CONFIG", str(Path(config).with_name("none.yaml")))
     result = run(None, "history")
     assert result.exit_code == 2 and "none.yaml: file not found" in result.stderr
+
+
+def test_an_unexpected_bug_is_one_line_not_a_traceback(make_config, monkeypatch):
+    """A bug cannot be produced on purpose, so one is planted here."""
+    from cwpublish import runner
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("planted bug")
+
+    monkeypatch.setattr(runner, "run_scheduled", broken)
+    config = make_config()
+    result = CliRunner().invoke(cli, ["-c", str(config), "publish", "--scheduled"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == ("cwpublish: internal error (RuntimeError): planted bug; run "
+                                     "with CWPUBLISH_DEBUG=1 for details and please report it")
+    monkeypatch.setenv("CWPUBLISH_DEBUG", "1")
+    result = CliRunner().invoke(cli, ["-c", str(config), "publish", "--scheduled"])
+    assert isinstance(result.exception, RuntimeError)

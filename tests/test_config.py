@@ -205,3 +205,11 @@ def test_invalid_text_is_never_cached(tmp_path):
         with pytest.raises(ConfigError, match="must be 1-31"):
             load_config(path)
     assert not list((tmp_path / "home" / ".cache").rglob("config-*.json"))
+
+
+def test_control_characters_are_refused(tmp_path):
+    data = with_partner()
+    data["partners"][0]["clients"][0]["name"] = "Law\x01Office"
+    found = problems(tmp_path, data)
+    assert any(p.startswith("partners[0].clients[0].name: must not contain control characters")
+               for p in found), found

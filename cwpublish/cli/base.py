@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from typing import Any
 
 import click
 
 from cwpublish import __version__
-from cwpublish.errors import EXIT_CODES, CwpublishError
+from cwpublish.errors import EXIT_CODES, EXIT_FAILED, CwpublishError
 
 EXIT_CODE_HELP = "\b\nExit codes:\n" + "\n".join(f"  {k:>2}  {v}" for k, v in EXIT_CODES.items())
 log = logging.getLogger("cwpublish")
@@ -31,6 +32,17 @@ class Group(click.Group):
             if isinstance(ctx.obj, State) and ctx.obj.json:
                 dump({"status": "error", "exit_code": e.exit_code, "error": str(e), "entries": []})
             ctx.exit(e.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as e:  # a bug: one line, not a traceback (CWPUBLISH_DEBUG=1 shows it)
+            if os.environ.get("CWPUBLISH_DEBUG"):
+                raise
+            click.echo(
+                f"cwpublish: internal error ({type(e).__name__}): {str(e)[:200]}; "
+                "run with CWPUBLISH_DEBUG=1 for details and please report it",
+                err=True,
+            )
+            ctx.exit(EXIT_FAILED)
 
 
 class _Formatter(logging.Formatter):
