@@ -13,7 +13,7 @@ from cwpublish.errors import CredentialsError
 SERVICE = "cwpublish"
 KEYRING_HINT = (
     "no usable keyring backend (common under cron or ssh, where no desktop keyring runs); "
-    "install keyrings.alt (`pip install cwpublish[cron]`) and set "
+    "install keyrings.alt (the cron extra: `pip install '.[cron]'`) and set "
     "PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring, or run inside "
     "`dbus-run-session` with an unlocked keyring"
 )
