@@ -124,6 +124,7 @@ def credentials() -> None:
 
 
 def _credential_target(config, partner: str | None, smtp: bool) -> tuple[str, str]:
+    """The keyring key and a description of the password --partner/--smtp names."""
     from cwpublish import credentials as creds
 
     if bool(partner) == smtp:
@@ -135,9 +136,8 @@ def _credential_target(config, partner: str | None, smtp: bool) -> tuple[str, st
     from cwpublish.runner import pick_partners
 
     p = pick_partners(config, (partner,))[0]
-    return creds.partner_key(
-        p
-    ), f"integrator password of {p.connectwise.integrator_username} for {p.name}"
+    what = f"integrator password of {p.connectwise.integrator_username} for {p.name}"
+    return creds.partner_key(p), what
 
 
 def _target_options(command):
