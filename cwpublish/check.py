@@ -11,7 +11,14 @@ from dataclasses import asdict, dataclass
 from cwpublish import credentials
 from cwpublish.config import Config, Partner
 from cwpublish.connectwise import ConnectWiseClient
-from cwpublish.errors import EXIT_FAILED, EXIT_LOGIN, EXIT_OK, EXIT_USAGE, CwpublishError
+from cwpublish.errors import (
+    EXIT_FAILED,
+    EXIT_LOGIN,
+    EXIT_OK,
+    EXIT_USAGE,
+    ConnectWiseError,
+    CwpublishError,
+)
 from cwpublish.publishing import partner_period
 from cwpublish.schedule import run_date
 from cwpublish.usage import read_usage
@@ -192,13 +199,8 @@ def online_checks(partner: Partner) -> list[Check]:
     try:
         try:
             answer = client.management_it_name()
-        except CwpublishError as e:
-            code = (
-                EXIT_LOGIN
-                if getattr(e, "kind", "") == "fault"
-                or getattr(e, "http_status", None) in (401, 403)
-                else EXIT_FAILED
-            )
+        except ConnectWiseError as e:
+            code = EXIT_LOGIN if e.rejects_login else EXIT_FAILED
             return [Check("fail", name, f"login: {e}", code)]
         if not answer:
             return [

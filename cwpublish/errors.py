@@ -83,6 +83,12 @@ class ConnectWiseError(CwpublishError):
         self.retry_after = retry_after
         super().__init__(f"{operation}: {message}")
 
+    @property
+    def rejects_login(self) -> bool:
+        """On the pre-flight: a SOAP fault or HTTP 401/403 means login or Management IT Name
+        (fault texts are undocumented, so which call failed decides, not the text)."""
+        return self.kind == "fault" or self.http_status in (401, 403)
+
     def after(self, attempts: int) -> ConnectWiseError:
         """The same error, saying how many attempts were made (when more than one)."""
         if attempts == 1:

@@ -194,7 +194,7 @@ def _send_all(
                     kind="fault",
                 )
         except ConnectWiseError as e:
-            if e.kind == "fault" or e.http_status in (401, 403):
+            if e.rejects_login:
                 reason = (
                     f"ConnectWise rejected the login or the Management IT Name ({e}); "
                     f"check the integrator login of company {cw.company_id!r} and run "
