@@ -348,7 +348,8 @@ def _publish_due(
         recorder = _Recorder(config, notify)
         for partner, period in due:
             assert partner.schedule is not None
-            pending = partner.clients if force else _pending(recorder.ledger, partner, period)
+            selected = [c for c in partner.clients if c.publish]
+            pending = selected if force else _pending(recorder.ledger, partner, period)
             if not pending:  # another run finished it while we were deciding
                 ping(partner.schedule.ping_url)
                 continue
@@ -362,8 +363,8 @@ def _publish_due(
                     "skipped",
                     "already published automatically for this period",
                 )
-                for c in partner.clients
-                if c.publish and c not in pending
+                for c in selected
+                if c not in pending
             ]
             entry = execute(plan)
             recorder.record(partner, entry)

@@ -93,13 +93,17 @@ def test_catch_up_publishes_a_missed_day(sim, make_config, password, run, tmp_pa
 
 
 def test_force_publishes_a_done_period_again_and_partner_limits(sim, make_config, password, run):
-    config = make_config(partners=[scheduled_partner(sim.url)], usage=NOV)
+    partner = scheduled_partner(sim.url)
+    partner["clients"].append({"name": "Not Billed Here", "managed_id": "SKIP-1",
+                               "publish": False})
+    config = make_config(partners=[partner], usage=NOV)
     with freeze_time("2026-11-05 15:00:00", tick=True):
         run(config, "publish", "--scheduled")
         assert run(config, "publish", "--scheduled").stdout == ""
         forced = run(config, "publish", "--scheduled", "--force", "--partner", "acme")
     assert forced.exit_code == 0 and "published 3 of 3" in forced.stdout
     assert len(soap_requests(sim, "UpdateManagedDevices")) == 2
+    assert "SKIP-1" not in forced.stdout  # publish: false stays out, --force or not
 
 
 def test_one_failing_partner_does_not_stop_the_others(sim, make_config, password, run):
