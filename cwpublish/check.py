@@ -19,6 +19,7 @@ from cwpublish.errors import (
     ConnectWiseError,
     CwpublishError,
 )
+from cwpublish.period import Period
 from cwpublish.publishing import partner_period
 from cwpublish.schedule import run_date
 from cwpublish.usage import read_usage
@@ -123,7 +124,7 @@ def _partner(partner: Partner, online: bool) -> list[Check]:
                 f"{s.period} month, catch-up {s.catch_up_days} days",
             )
         )
-        missing = [m for m in range(1, 13) if run_date(type(period)(period.year, m), s.day) is None]
+        missing = [m for m in range(1, 13) if run_date(Period(period.year, m), s.day) is None]
         if missing:
             checks.append(
                 Check(
@@ -188,8 +189,9 @@ def _usage(partner: Partner, period) -> list[Check]:
     return checks
 
 
-def online_checks(partner: Partner) -> list[Check]:
-    """Log in to the partner's ConnectWise and verify every Managed ID."""
+def online_checks(partner: Partner, selected_only: bool = False) -> list[Check]:
+    """Log in to the partner's ConnectWise and verify every Managed ID (or the selected ones:
+    the night-before check warns only about what would fail tomorrow)."""
     name, cw = partner.name, partner.connectwise
     try:
         password = credentials.get_secret(credentials.partner_key(partner), "password", "")
@@ -216,9 +218,8 @@ def online_checks(partner: Partner) -> list[Check]:
             known = client.managed_ids()
         except CwpublishError as e:
             return [*checks, Check("warn", name, f"could not verify Managed IDs ({e})")]
-        missing = [
-            f"{c.name} ({c.managed_id})" for c in partner.clients if c.managed_id not in known
-        ]
+        clients = [c for c in partner.clients if c.publish or not selected_only]
+        missing = [f"{c.name} ({c.managed_id})" for c in clients if c.managed_id not in known]
         if missing:
             checks.append(
                 Check(
@@ -230,7 +231,7 @@ def online_checks(partner: Partner) -> list[Check]:
             )
         else:
             checks.append(
-                Check("ok", name, f"all {len(partner.clients)} Managed IDs exist in ConnectWise")
+                Check("ok", name, f"all {len(clients)} Managed IDs exist in ConnectWise")
             )
         return checks
     finally:

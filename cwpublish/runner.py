@@ -376,7 +376,7 @@ def _preflight(config: Config, partner: Partner, tomorrow, notify: bool) -> None
     """The night before the day: log in and check the Managed IDs; warn the managers once."""
     from cwpublish.check import online_checks
 
-    problems = [c.message for c in online_checks(partner) if c.status == "fail"]
+    problems = [c.message for c in online_checks(partner, selected_only=True) if c.status == "fail"]
     if not problems:
         log.info("%s: pre-flight for tomorrow's publish passed", partner.name)
         return
