@@ -67,7 +67,7 @@ def compile_package() -> None:
     compileall.compile_dir(Path(cwpublish.__file__).parent, quiet=1)
 
 
-def main(rounds: int = 15, clients: int = 5000) -> bool:
+def main(rounds: int = 25, clients: int = 5000) -> bool:
     compile_package()
     with tempfile.TemporaryDirectory() as tmp:
         config = write_config(Path(tmp), clients)

@@ -230,9 +230,7 @@ def online_checks(partner: Partner, selected_only: bool = False) -> list[Check]:
                 )
             )
         else:
-            checks.append(
-                Check("ok", name, f"all {len(clients)} Managed IDs exist in ConnectWise")
-            )
+            checks.append(Check("ok", name, f"all {len(clients)} Managed IDs exist in ConnectWise"))
         return checks
     finally:
         client.close()

@@ -8,10 +8,10 @@ the password.
 
 from __future__ import annotations
 
-import logging
 from importlib import resources
 from urllib.parse import urlsplit
 
+from cwpublish import log
 from cwpublish.config import ConnectWise
 from cwpublish.envelope import NAMESPACE, UPDATE_HEADERS, DeviceUpdate, update_envelope
 from cwpublish.errors import ConnectWiseError
@@ -19,7 +19,7 @@ from cwpublish.errors import ConnectWiseError
 TRANSIENT_HTTP = (429, 502, 503, 504)
 MAX_RESPONSE = 16 * 2**20  # bytes; a real answer is far smaller
 BINDING = f"{{{NAMESPACE}}}ManagedDeviceApiSoap"
-log = logging.getLogger("cwpublish")
+
 MAX_ERROR_TEXT = 300
 
 

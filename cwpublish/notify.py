@@ -9,18 +9,16 @@ entry's `notification`, never what was published or the exit code.
 
 from __future__ import annotations
 
-import logging
 from datetime import date, datetime
 from typing import Any
 
-from cwpublish import credentials
+from cwpublish import credentials, log
 from cwpublish.config import Config, Partner, Smtp
 from cwpublish.connectwise import redact
 from cwpublish.errors import CwpublishError, NotificationError
 from cwpublish.output import gb, next_steps, short_reason, summary, table
 from cwpublish.period import zone
 
-log = logging.getLogger("cwpublish")
 TEMPLATE_NAMES = ("publish.txt", "publish.html", "preflight.txt", "preflight.html")
 STATUS_COLOURS = {"published": "#1a7f37", "failed": "#cf222e", "skipped": "#57606a"}
 

@@ -6,9 +6,8 @@ A failed ping is logged as a warning and never changes the publish result.
 
 from __future__ import annotations
 
-import logging
+from cwpublish import log
 
-log = logging.getLogger("cwpublish")
 PING_TIMEOUT = 10
 
 

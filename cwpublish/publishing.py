@@ -9,12 +9,11 @@ text is never parsed.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from cwpublish import credentials
+from cwpublish import credentials, log
 from cwpublish.config import Client, Partner
 from cwpublish.connectwise import ConnectWiseClient
 from cwpublish.envelope import DeviceUpdate
@@ -32,7 +31,6 @@ from cwpublish.history import ClientResult, Entry
 from cwpublish.period import Period, default_period, zone
 from cwpublish.usage import describe_source, read_usage
 
-log = logging.getLogger("cwpublish")
 Progress = Callable[[int], None]
 
 

@@ -7,12 +7,12 @@ never stops the others; the run's exit code is the worst partner's.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from cwpublish import log
 from cwpublish.config import Config, Partner
 from cwpublish.errors import EXIT_FAILED, InputError, worst_exit_code
 from cwpublish.period import Period, zone
@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # imported where used, so the nightly no-op stays light
     from cwpublish.history import Entry, Ledger
     from cwpublish.publishing import Plan, Progress
 
-log = logging.getLogger("cwpublish")
+
 MAX_BACKFILL_MONTHS = 60
 
 

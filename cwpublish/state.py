@@ -9,15 +9,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import logging
 import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cwpublish import log
 from cwpublish.errors import StateError
-
-log = logging.getLogger("cwpublish")
 
 
 def ensure_dir(path: Path) -> Path:

@@ -6,18 +6,15 @@ The cli package is the only place that imports click; its modules hold the comma
 from __future__ import annotations
 
 import json
-import logging
 import os
-import sys
 from typing import Any
 
 import click
 
-from cwpublish import __version__
+from cwpublish import __version__, log
 from cwpublish.errors import EXIT_CODES, EXIT_FAILED, CwpublishError
 
 EXIT_CODE_HELP = "\b\nExit codes:\n" + "\n".join(f"  {k:>2}  {v}" for k, v in EXIT_CODES.items())
-log = logging.getLogger("cwpublish")
 
 
 class Group(click.Group):
@@ -43,22 +40,6 @@ class Group(click.Group):
                 err=True,
             )
             ctx.exit(EXIT_FAILED)
-
-
-class _Formatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        level = {"WARNING": "warning: ", "ERROR": "error: "}.get(record.levelname, "")
-        return f"cwpublish: {level}{record.getMessage()}"
-
-
-def _setup_logging(verbose: int) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter())
-    log.handlers[:] = [handler]
-    log.propagate = False
-    log.setLevel(
-        logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    )
 
 
 class State:
@@ -142,5 +123,5 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     Example:
       cwpublish -c /etc/cwpublish.yaml publish --partner acme
     """
-    _setup_logging(verbose)
+    log.configure(verbose)
     ctx.obj = State(config_path, verbose)
