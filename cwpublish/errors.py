@@ -101,12 +101,6 @@ class ConnectWiseError(CwpublishError):
         )
 
 
-class LoginRejected(CwpublishError):
-    """The login pre-flight was refused: wrong credentials or Management IT Name."""
-
-    exit_code = EXIT_LOGIN
-
-
 class LockHeld(CwpublishError):
     """Another publish is running."""
 

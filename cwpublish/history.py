@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from cwpublish.state import read_json, write_json
@@ -62,10 +61,6 @@ class Entry:
 
     def count(self, status: str) -> int:
         return sum(1 for c in self.clients if c.status == status)
-
-
-def now_iso() -> str:
-    return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
 class History:
