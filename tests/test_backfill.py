@@ -264,3 +264,13 @@ def test_dry_run_checks_that_the_password_is_there(sim, make_config, run):
     assert result.exit_code == 2
     assert "cwpublish credentials set --partner acme" in result.stdout
     assert sim_state(sim)["request_count"] == 0
+
+
+def test_history_and_credentials_errors_are_json_with_json(tmp_path, run):
+    missing = tmp_path / "missing.yaml"
+    for args in (["history", "--json"], ["history", "show", "x", "--json"],
+                 ["credentials", "status", "--json"]):
+        result = run(missing, *args)
+        assert result.exit_code == 2
+        doc = json.loads(result.stdout)
+        assert doc["status"] == "error" and "missing.yaml: file not found" in doc["error"]

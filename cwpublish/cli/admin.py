@@ -24,6 +24,7 @@ def history(ctx: click.Context, partner: str | None, as_json: bool) -> None:
     """
     if ctx.invoked_subcommand:
         return
+    ctx.obj.json = as_json
     from cwpublish import output
     from cwpublish.history import History
 
@@ -48,6 +49,7 @@ def history_show(obj: State, entry_id: str, as_json: bool) -> None:
     from cwpublish import output
     from cwpublish.history import History
 
+    obj.json = as_json
     entry = History(obj.config.state_dir).find(entry_id)
     if entry is None:
         raise InputError(f"history: no single entry with ID {entry_id!r}")
@@ -179,6 +181,7 @@ def credentials_status(obj: State, as_json: bool) -> None:
     """
     from cwpublish import credentials as creds
 
+    obj.json = as_json
     config = obj.config
     items = [
         {"name": f"partner:{p.name}", "present": creds.has_secret(creds.partner_key(p))}
