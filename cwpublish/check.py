@@ -194,8 +194,7 @@ def online_checks(partner: Partner, selected_only: bool = False) -> list[Check]:
     the night-before check warns only about what would fail tomorrow)."""
     name, cw = partner.name, partner.connectwise
     try:
-        password = credentials.get_secret(credentials.partner_key(partner), "password", "")
-        client = ConnectWiseClient(cw, password)
+        client = ConnectWiseClient(cw, credentials.partner_password(partner))
     except CwpublishError as e:
         return [Check("fail", name, str(e), e.exit_code)]
     try:

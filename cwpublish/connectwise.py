@@ -13,7 +13,13 @@ from urllib.parse import urlsplit
 
 from cwpublish import log
 from cwpublish.config import ConnectWise
-from cwpublish.envelope import NAMESPACE, UPDATE_HEADERS, DeviceUpdate, update_envelope
+from cwpublish.envelope import (
+    NAMESPACE,
+    UPDATE_HEADERS,
+    DeviceUpdate,
+    soap_headers,
+    update_envelope,
+)
 from cwpublish.errors import ConnectWiseError
 
 TRANSIENT_HTTP = (429, 502, 503, 504)
@@ -96,10 +102,7 @@ class ConnectWiseClient:
             managementItSetupName=self.cw.management_it_name,
         )
         binding = self._service._binding
-        headers = {
-            "SOAPAction": f'"{NAMESPACE}/GetManagedGroup"',
-            "Content-Type": "text/xml; charset=utf-8",
-        }
+        headers = soap_headers("GetManagedGroup")
 
         def call():
             transport = self._client.transport

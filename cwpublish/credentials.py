@@ -28,6 +28,22 @@ def smtp_key(smtp: Smtp) -> str:
     return f"smtp:{smtp.username or ''}@{smtp.host}"
 
 
+def partner_password(partner: Partner) -> str:
+    """The partner's integrator password; CredentialsError saying how to store it if missing."""
+    return get_secret(
+        partner_key(partner),
+        f"integrator password for {partner.name}",
+        f"cwpublish credentials set --partner {partner.name}",
+    )
+
+
+def smtp_password(smtp: Smtp) -> str | None:
+    """The SMTP login password, or None when the server takes no login."""
+    if not smtp.username:
+        return None
+    return get_secret(smtp_key(smtp), "SMTP password", "cwpublish credentials set --smtp")
+
+
 def get_secret(key: str, what: str, set_hint: str) -> str:
     """The stored secret; CredentialsError if it is missing or the keyring is unusable."""
     value = _call("get_password", key)

@@ -39,10 +39,14 @@ def preview_envelope(cw: ConnectWise, devices: list[DeviceUpdate]) -> str:
 
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-UPDATE_HEADERS = {
-    "SOAPAction": f'"{NAMESPACE}/UpdateManagedDevices"',
-    "Content-Type": "text/xml; charset=utf-8",
-}
+
+
+def soap_headers(operation: str) -> dict[str, str]:
+    """The HTTP headers of a SOAP 1.1 call (SOAPAction quoted, as ASP.NET expects)."""
+    return {"SOAPAction": f'"{NAMESPACE}/{operation}"', "Content-Type": "text/xml; charset=utf-8"}
+
+
+UPDATE_HEADERS = soap_headers("UpdateManagedDevices")
 _Q = {
     name: f"{{{NAMESPACE}}}{name}"
     for name in (

@@ -129,13 +129,18 @@ class History:
         return entry
 
 
+def count_by_status(clients: list[dict]) -> dict[str, int]:
+    """How many client rows are published, failed and skipped (and any other status)."""
+    counts = {"published": 0, "failed": 0, "skipped": 0}
+    for c in clients:
+        counts[c["status"]] = counts.get(c["status"], 0) + 1
+    return counts
+
+
 def summarize(entry: dict) -> dict:
     """An entry without its client rows, with their counts by status (the history index)."""
-    counts = {"published": 0, "failed": 0, "skipped": 0}
-    for c in entry["clients"]:
-        counts[c["status"]] = counts.get(c["status"], 0) + 1
     summary = {k: v for k, v in entry.items() if k != "clients"}
-    summary["counts"] = counts
+    summary["counts"] = count_by_status(entry["clients"])
     return summary
 
 

@@ -218,11 +218,7 @@ def _with_server(smtp: Smtp, action) -> None:
     import smtplib
     import ssl
 
-    password = None
-    if smtp.username:
-        password = credentials.get_secret(
-            credentials.smtp_key(smtp), "SMTP password", "cwpublish credentials set --smtp"
-        )
+    password = credentials.smtp_password(smtp)
     try:
         with connect(smtp, password) as server:
             action(server)

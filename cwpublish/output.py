@@ -61,12 +61,11 @@ def gb(value: float | None) -> str:
 
 def counts(entry: dict) -> dict[str, int]:
     """Clients by status, from the rows or (a history index summary) from `counts`."""
+    from cwpublish.history import count_by_status
+
     if "clients" not in entry:
         return entry.get("counts") or {}
-    found: dict[str, int] = {}
-    for c in entry["clients"]:
-        found[c["status"]] = found.get(c["status"], 0) + 1
-    return found
+    return count_by_status(entry["clients"])
 
 
 def summary(entry: dict) -> str:

@@ -106,11 +106,7 @@ def plan_partner(
     plan.usage_source = describe_source(partner.usage, period)
     try:
         usage = read_usage(partner.usage, period)
-        secret = credentials.get_secret(
-            credentials.partner_key(partner),
-            f"integrator password for {partner.name}",
-            f"cwpublish credentials set --partner {partner.name}",
-        )
+        secret = credentials.partner_password(partner)
         if need_password:  # a dry run only proves it is there
             plan.password = secret
     except CwpublishError as e:
