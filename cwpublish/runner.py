@@ -147,6 +147,17 @@ def plan_manual(
     return plans
 
 
+def check_backfill(plans: list[Plan]) -> None:
+    """A backfill starts only if every month can run: InputError listing those that cannot."""
+    broken = [p for p in plans if p.error]
+    if broken:
+        listing = "\n".join(f"  {p.partner.name} {p.period}: {p.error}" for p in broken)
+        raise InputError(
+            f"backfill refused, nothing was sent: {len(broken)} month(s) cannot "
+            f"be published:\n{listing}"
+        )
+
+
 @dataclass(frozen=True)
 class Duplicate:
     """A client a manual publish would send again for a period it was already published for."""

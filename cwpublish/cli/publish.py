@@ -133,13 +133,8 @@ def _publish_manual(
 
     who = initiated_by or runner.default_initiated_by()
     plans = runner.plan_manual(config, partners, clients, periods, who, need_password=not dry_run)
-    broken = [p for p in plans if p.error]
-    if len(periods) > 1 and broken and not dry_run:  # a backfill starts only if all can run
-        listing = "\n".join(f"  {p.partner.name} {p.period}: {p.error}" for p in broken)
-        raise InputError(
-            f"backfill refused, nothing was sent: {len(broken)} month(s) cannot "
-            f"be published:\n{listing}"
-        )
+    if len(periods) > 1 and not dry_run:
+        runner.check_backfill(plans)
     duplicates = [] if force else runner.find_duplicates(config, plans)
     if dry_run:
         return _dry_run(obj, plans, duplicates)
