@@ -169,6 +169,13 @@ class Ledger:
         """{mode: record} of the publishes of this client for this period."""
         return self._load(partner, period).get(managed_id, {})
 
+    def last(self, partner: str, period: str, managed_id: str) -> tuple[str, dict] | None:
+        """(mode, record) of the newest publish of this client for this period, if any."""
+        records = self.published(partner, period, managed_id)
+        if not records:
+            return None
+        return max(records.items(), key=lambda item: item[1].get("at") or "")
+
     def record(self, entry: Entry) -> None:
         clients = self._load(entry.partner, entry.period)
         for c in entry.clients:

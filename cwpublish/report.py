@@ -25,9 +25,9 @@ def build(config: Config, partner: Partner, period: Period) -> dict:
     ledger = Ledger(config.state_dir)
     rows = []
     for c in partner.clients:
-        records = ledger.published(partner.name, str(period), c.managed_id)
-        if records:
-            mode, last = max(records.items(), key=lambda item: item[1].get("at") or "")
+        found = ledger.last(partner.name, str(period), c.managed_id)
+        if found:
+            mode, last = found
             reached = f"yes, {last.get('at')} ({mode}, by {last.get('by')})"
         else:
             reached = "no"

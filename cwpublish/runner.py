@@ -185,9 +185,9 @@ def find_duplicates(config: Config, plans: list[Plan]) -> list[Duplicate]:
     found = []
     for plan in plans:
         for d in plan.to_send:
-            records = ledger.published(plan.partner.name, str(plan.period), d.managed_id)
-            if records:
-                mode, last = max(records.items(), key=lambda item: item[1].get("at") or "")
+            newest = ledger.last(plan.partner.name, str(plan.period), d.managed_id)
+            if newest:
+                mode, last = newest
                 found.append(
                     Duplicate(
                         plan.partner.name,
