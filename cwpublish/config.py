@@ -83,6 +83,11 @@ class Partner:
     managers: tuple[str, ...] = ()
     schedule: Schedule | None = None
 
+    @property
+    def timezone(self) -> str | None:
+        """The IANA zone in which this partner's dates are taken (None: the machine's)."""
+        return self.schedule.timezone if self.schedule else None
+
 
 @dataclass(frozen=True)
 class Smtp:

@@ -52,7 +52,7 @@ def publish_message(config: Config, partner: Partner, entry: dict):
 def publish_context(partner: Partner, entry: dict) -> dict[str, Any]:
     """The variables of publish.txt and publish.html (documented in the README)."""
     subject = subject_for(entry)
-    tz = zone(partner.schedule.timezone if partner.schedule else None)
+    tz = zone(partner.timezone)
     year, month = entry["period"].split("-")
     rows = [
         [c["name"], c["managed_id"], gb(c["billable_gb"]), c["status"], c.get("error") or ""]

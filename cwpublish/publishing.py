@@ -55,7 +55,7 @@ class Plan:
 
 def partner_period(partner: Partner, now: datetime | None = None) -> Period:
     """The period a publish without --month is for, in the partner's time zone."""
-    tz = zone(partner.schedule.timezone if partner.schedule else None)
+    tz = zone(partner.timezone)
     today = (now or datetime.now(tz)).astimezone(tz).date()
     previous = bool(partner.schedule and partner.schedule.period == "previous")
     return default_period(today, previous)

@@ -325,7 +325,7 @@ def run_scheduled(
     due: list[tuple[Partner, Period]] = []
     for partner in partners:
         assert partner.schedule is not None
-        today = now.astimezone(zone(partner.schedule.timezone)).date()
+        today = now.astimezone(zone(partner.timezone)).date()
         day_state = observe(state.get(partner.name), partner.schedule, today)
         state.set(partner.name, day_state)
         decision = decide(today, partner.schedule, day_state, done(partner))
