@@ -215,13 +215,15 @@ class _ParseCache:
 
 def _sha256(data: bytes) -> str:
     """SHA-256 without importing hashlib (which loads OpenSSL: ~3 ms on every nightly run)."""
+    import sys
+
     try:
-        from _sha2 import sha256  # Python 3.12+
-    except ImportError:
-        try:
-            from _sha256 import sha256  # Python 3.11
-        except ImportError:
-            from hashlib import sha256
+        if sys.version_info >= (3, 12):
+            from _sha2 import sha256
+        else:
+            from _sha256 import sha256
+    except ImportError:  # a Python built without them
+        from hashlib import sha256
     return sha256(data).hexdigest()
 
 

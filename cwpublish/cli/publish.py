@@ -253,11 +253,12 @@ def _print_result(result, as_json: bool) -> None:
             }
         )
         return
-    from cwpublish import output
+    if entries:  # the nightly no-op prints nothing and loads no output code
+        from cwpublish import output
 
-    colour = output.colour_enabled(sys.stdout.isatty())
-    for entry in entries:
-        click.echo(output.entry_text(entry, colour))
+        colour = output.colour_enabled(sys.stdout.isatty())
+        for entry in entries:
+            click.echo(output.entry_text(entry, colour))
     if result.not_attempted:
         left = ", ".join(f"{p} {m}" for p, m in result.not_attempted)
         click.echo(f"cwpublish: stopped after a failed month; not attempted: {left}", err=True)
