@@ -15,22 +15,25 @@ from common import verdict
 from lxml import etree
 
 from cwpublish.config import ConnectWise
-from cwpublish.connectwise import ConnectWiseClient
-from cwpublish.envelope import DeviceUpdate, update_envelope
 from cwpublish.period import Period
+from cwpublish.targets.base import UsageRecord
+from cwpublish.targets.connectwise_soap.client import ConnectWiseClient
+from cwpublish.targets.connectwise_soap.envelope import update_envelope
+from cwpublish.targets.connectwise_soap.settings import SoapSettings
 
 TARGET = 1.5
 NS = "http://connectwise.com"
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 CW = ConnectWise(site="https://cw.example.com", company_id="bench",
-                 integrator_username="rcloud", management_it_name="rCloud Backup",
-                 backup_stats_name="Backup Stats")
-DEVICES = [DeviceUpdate(f"Client {i:05d}", f"MID-{i:05d}", Decimal(f"{i % 5000}.25"),
+                 settings=SoapSettings(integrator_username="rcloud",
+                                       management_it_name="rCloud Backup",
+                                       backup_stats_name="Backup Stats"))
+DEVICES = [UsageRecord(f"Client {i:05d}", f"MID-{i:05d}", Decimal(f"{i % 5000}.25"),
                         Period(2026, 11)) for i in range(5000)]
 BATCH = 200
 
 
-def plain_lxml(devices: list[DeviceUpdate]) -> bytes:
+def plain_lxml(devices: list[UsageRecord]) -> bytes:
     """The same envelope written directly with lxml: the floor."""
     env = etree.Element(f"{{{SOAP}}}Envelope", nsmap={"soap-env": SOAP})
     op = etree.SubElement(etree.SubElement(env, f"{{{SOAP}}}Body"),
@@ -44,31 +47,31 @@ def plain_lxml(devices: list[DeviceUpdate]) -> bytes:
     for d in devices:
         md = etree.SubElement(array, f"{{{NS}}}ManagedDevice")
         etree.SubElement(md, f"{{{NS}}}Type").text = "Backup Stats"
-        etree.SubElement(md, f"{{{NS}}}ManagedIdentifier").text = d.managed_id
+        etree.SubElement(md, f"{{{NS}}}ManagedIdentifier").text = d.key
         dev = etree.SubElement(md, f"{{{NS}}}Device")
         etree.SubElement(dev, f"{{{NS}}}DeviceName").text = f"rCloud Backup - {d.client}"
-        etree.SubElement(dev, f"{{{NS}}}DeviceIdentifier").text = f"rcloud-{d.managed_id}"
+        etree.SubElement(dev, f"{{{NS}}}DeviceIdentifier").text = f"rcloud-{d.key}"
         etree.SubElement(dev, f"{{{NS}}}BackupBillableSpaceGb").text = str(d.billable_gb)
         etree.SubElement(dev, f"{{{NS}}}BackupYear").text = str(d.period.year)
         etree.SubElement(dev, f"{{{NS}}}BackupMonth").text = str(d.period.month)
     return etree.tostring(env)
 
 
-def ours(devices: list[DeviceUpdate]) -> bytes:
+def ours(devices: list[UsageRecord]) -> bytes:
     return etree.tostring(update_envelope(CW, "pw", devices))
 
 
 ZEEP = ConnectWiseClient(CW, "pw")
 
 
-def zeep_generic(devices: list[DeviceUpdate]) -> bytes:
+def zeep_generic(devices: list[UsageRecord]) -> bytes:
     client = ZEEP
     env = client._client.create_message(
         client._service, "UpdateManagedDevices", credentials=client.credentials(),
         managementSolutionName="rCloud Backup", managedDevices={"ManagedDevice": [
-            {"Type": "Backup Stats", "ManagedIdentifier": d.managed_id,
+            {"Type": "Backup Stats", "ManagedIdentifier": d.key,
              "Device": {"DeviceName": f"rCloud Backup - {d.client}",
-                        "DeviceIdentifier": f"rcloud-{d.managed_id}",
+                        "DeviceIdentifier": f"rcloud-{d.key}",
                         "BackupBillableSpaceGb": d.billable_gb, "BackupYear": d.period.year,
                         "BackupMonth": d.period.month}} for d in devices]})
     return etree.tostring(env)

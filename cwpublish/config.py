@@ -14,33 +14,33 @@ import yaml
 
 from cwpublish.errors import ConfigError
 
-DEFAULT_API_PATH = "/v4_6_release/apis/2.0/ManagedDeviceApi.asmx"
 SMTP_DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+
+def default(cls: type, name: str) -> Any:
+    """The default of a dataclass field: each config default is written once, on its field."""
+    return cls.__dataclass_fields__[name].default
 
 
 @dataclass(frozen=True)
 class ConnectWise:
-    """Where and as whom a partner's ConnectWise site is reached."""
+    """Where a partner's ConnectWise is and how any transport reaches it.
+
+    `settings` holds what only the chosen API needs (e.g. the SOAP integrator login), as that
+    target's own frozen dataclass (cwpublish/targets/<target>/settings.py).
+    """
 
     site: str
     company_id: str
-    integrator_username: str
-    management_it_name: str
-    backup_stats_name: str
-    api_path: str = DEFAULT_API_PATH
+    settings: Any
+    api: str = "soap"  # a key of cwpublish.targets.TARGETS
     allow_insecure_http: bool = False
     timeout: float = 30.0
-    wsdl: str = "bundled"  # bundled | live
-    batch_size: int = 200
     ca_bundle: str | None = None
     retries: int = 3  # transient failures retried this many times...
     retry_backoff: float = 2.0  # ...after 2, 4, 8 s (with jitter)...
     retry_max_seconds: float = 120.0  # ...but never past this much time in all
-    parallel_requests: int = 2  # UpdateManagedDevices calls in flight at once
-
-    @property
-    def endpoint(self) -> str:
-        return self.site.rstrip("/") + self.api_path
+    parallel_requests: int = 2  # requests in flight at once
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,7 @@ class _ParseCache:
         import contextlib
 
         from cwpublish.errors import StateError
-        from cwpublish.state import write_json
+        from cwpublish.state_files import write_json
 
         # An unwritable cache, or data that JSON cannot hold (YAML dates), just means no cache.
         with contextlib.suppress(StateError, TypeError, ValueError):

@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cwpublish.config import (
-    DEFAULT_API_PATH,
     SMTP_DEFAULT_PORTS,
     Client,
     Config,
@@ -23,6 +22,7 @@ from cwpublish.config import (
     Schedule,
     Smtp,
     UsageSource,
+    default,
     default_state_dir,
 )
 from cwpublish.errors import ConfigError
@@ -176,7 +176,9 @@ class Validator:
             {"host", "port", "security", "username", "sender", "timeout", "ca_bundle"},
             ("host", "sender"),
         )
-        security = self.choice(m, "security", where, ("starttls", "ssl", "none"), "starttls")
+        security = self.choice(
+            m, "security", where, ("starttls", "ssl", "none"), default(Smtp, "security")
+        )
         port = self.integer(m, "port", where, SMTP_DEFAULT_PORTS[security], 1, 65535)
         sender = self.string(m, "sender", where)
         if sender and "@" not in sender:
@@ -187,10 +189,10 @@ class Validator:
         return Smtp(
             host=host,
             sender=sender,
-            port=port or 587,
+            port=port or SMTP_DEFAULT_PORTS[security],
             security=security,
             username=self.string(m, "username", where),
-            timeout=self.number(m, "timeout", where, 30.0),
+            timeout=self.number(m, "timeout", where, default(Smtp, "timeout")),
             ca_bundle=self.file(m, "ca_bundle", where),
         )
 
@@ -224,63 +226,47 @@ class Validator:
         return Partner(name, cw, usage, clients, managers, schedule)
 
     def connectwise(self, raw: Any, where: str) -> ConnectWise | None:
-        required = (
-            "site",
-            "company_id",
-            "integrator_username",
-            "management_it_name",
-            "backup_stats_name",
+        """The common keys here; the chosen API's own keys by its settings module."""
+        from cwpublish.targets import DEFAULT_API, SETTINGS, settings_module
+
+        api = raw.get("api", DEFAULT_API) if isinstance(raw, dict) else DEFAULT_API
+        if api not in SETTINGS:
+            self.fail(_join(where, "api"), f"must be one of {', '.join(SETTINGS)}, got {api!r}")
+            api = DEFAULT_API
+        target = settings_module(api)
+        m = self.mapping(raw, where, _CONNECTWISE_KEYS | target.KEYS, ("site", "company_id"))
+        if not m:
+            return None
+        values = {k: self.string(m, k, where) for k in ("site", "company_id")}
+        insecure = self.boolean(
+            m, "allow_insecure_http", where, default(ConnectWise, "allow_insecure_http")
         )
-        m = self.mapping(
-            raw,
-            where,
-            {
-                *required,
-                "api_path",
-                "allow_insecure_http",
-                "timeout",
-                "wsdl",
-                "batch_size",
-                "ca_bundle",
-                "retries",
-                "retry_backoff",
-                "retry_max_seconds",
-                "parallel_requests",
-            },
-            required,
-        )
-        values = {k: self.string(m, k, where) for k in required}
-        insecure = self.boolean(m, "allow_insecure_http", where, False)
-        api_path = self.string(m, "api_path", where, DEFAULT_API_PATH)
-        if api_path and not api_path.startswith("/"):
-            self.fail(_join(where, "api_path"), f"must start with '/', got {api_path!r}")
         if values["site"]:
-            values["site"] = self.site(values["site"], _join(where, "site"), insecure)
-        ca_bundle = self.file(m, "ca_bundle", where)
-        timeout = self.number(m, "timeout", where, 30.0)
-        wsdl = self.choice(m, "wsdl", where, ("bundled", "live"), "bundled")
-        batch_size = self.integer(m, "batch_size", where, 200, 1, 10000)
-        retries = self.integer(m, "retries", where, 3, 0, 10)
-        backoff = self.number(m, "retry_backoff", where, 2.0)
-        retry_max = self.number(m, "retry_max_seconds", where, 120.0)
-        parallel = self.integer(m, "parallel_requests", where, 2, 1, 8)
-        if not all(values.values()):
+            values["site"] = self.site(
+                values["site"], _join(where, "site"), insecure, target.SECRET_LABEL
+            )
+        common = {
+            "ca_bundle": self.file(m, "ca_bundle", where),
+            "timeout": self.number(m, "timeout", where, default(ConnectWise, "timeout")),
+            "retries": self.integer(m, "retries", where, default(ConnectWise, "retries"), 0, 10),
+            "retry_backoff": self.number(
+                m, "retry_backoff", where, default(ConnectWise, "retry_backoff")
+            ),
+            "retry_max_seconds": self.number(
+                m, "retry_max_seconds", where, default(ConnectWise, "retry_max_seconds")
+            ),
+            "parallel_requests": self.integer(
+                m, "parallel_requests", where, default(ConnectWise, "parallel_requests"), 1, 8
+            ),
+        }
+        settings = target.validate(self, m, where)
+        if not all(values.values()) or settings is None:
             return None
         return ConnectWise(
-            **values,
-            api_path=api_path or DEFAULT_API_PATH,
-            allow_insecure_http=insecure,
-            timeout=timeout,
-            wsdl=wsdl,
-            batch_size=batch_size or 200,
-            ca_bundle=ca_bundle,
-            retries=3 if retries is None else retries,
-            retry_backoff=backoff,
-            retry_max_seconds=retry_max,
-            parallel_requests=parallel or 2,
+            **values, settings=settings, api=api, allow_insecure_http=insecure, **common
         )
 
-    def site(self, site: str, where: str, insecure: bool) -> str:
+    def site(self, site: str, where: str, insecure: bool, secret: str = "password") -> str:
         parts = urlsplit(site)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             self.fail(where, f"must be a URL such as https://cw.example.com, got {site!r}")
@@ -288,7 +274,7 @@ class Validator:
             if not insecure:
                 self.fail(
                     where,
-                    "http:// would send the integrator password in clear; use "
+                    f"http:// would send the {secret} in clear; use "
                     "https:// (allow_insecure_http: true is only for a simulator "
                     "on loopback)",
                 )
@@ -311,11 +297,15 @@ class Validator:
                 _join(where, "timezone"),
                 f"unknown time zone {tz!r} (use an IANA name such as America/New_York)",
             )
-        catch_up = self.integer(m, "catch_up_days", where, 0, 0, 27)
+        catch_up = self.integer(
+            m, "catch_up_days", where, default(Schedule, "catch_up_days"), 0, 27
+        )
         ping_url = self.string(m, "ping_url", where)
         if ping_url and urlsplit(ping_url).scheme not in ("http", "https"):
             self.fail(_join(where, "ping_url"), f"must be an http(s) URL, got {ping_url!r}")
-        period = self.choice(m, "period", where, ("current", "previous"), "current")
+        period = self.choice(
+            m, "period", where, ("current", "previous"), default(Schedule, "period")
+        )
         if day and day > 28:
             self.warnings.append(
                 f"{where}.day: {day} does not exist in every month; "
@@ -350,7 +340,7 @@ class Validator:
         m = self.mapping(item, at, _CLIENT_KEYS, ("name", "managed_id"))
         name = self.string(m, "name", at)
         managed_id = self.string(m, "managed_id", at)
-        publish = self.boolean(m, "publish", at, True)
+        publish = self.boolean(m, "publish", at, default(Client, "publish"))
         return Client(name, managed_id, publish) if name and managed_id else None
 
     def managers(self, raw: Any, where: str) -> tuple[str, ...]:
@@ -419,6 +409,19 @@ class Validator:
 
 
 _CLIENT_KEYS = {"name", "managed_id", "publish"}
+# connectwise keys of every API; each target adds its own (targets/<name>/settings.py KEYS)
+_CONNECTWISE_KEYS = {
+    "api",
+    "site",
+    "company_id",
+    "allow_insecure_http",
+    "timeout",
+    "ca_bundle",
+    "retries",
+    "retry_backoff",
+    "retry_max_seconds",
+    "parallel_requests",
+}
 
 
 def _join(where: str, key: str) -> str:

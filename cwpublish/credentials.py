@@ -1,4 +1,4 @@
-"""Passwords in the OS keyring: the integrator password per partner and the SMTP password.
+"""Secrets in the OS keyring: each partner's ConnectWise secret and the SMTP password.
 
 Nothing here ever prints, logs or returns a password except to the caller that sends it.
 Under cron there is usually no desktop keyring (no D-Bus session), so every keyring failure is
@@ -20,21 +20,40 @@ KEYRING_HINT = (
 
 
 def partner_key(partner: Partner) -> str:
-    """The keyring user name under which a partner's integrator password is stored."""
+    """The keyring user name under which a partner's ConnectWise secret is stored."""
     return f"connectwise:{partner.name}"
+
+
+def partner_secret_label(partner: Partner) -> str:
+    """What the partner's secret is, in its target's words ("integrator password")."""
+    from cwpublish.targets import settings_module
+
+    return settings_module(partner.connectwise.api).SECRET_LABEL
+
+
+def partner_secret_owner(partner: Partner) -> str:
+    """Whose secret it is in ConnectWise (the SOAP integrator login, the REST API member)."""
+    from cwpublish.targets import settings_module
+
+    return settings_module(partner.connectwise.api).secret_owner(partner.connectwise)
 
 
 def smtp_key(smtp: Smtp) -> str:
     return f"smtp:{smtp.username or ''}@{smtp.host}"
 
 
-def partner_password(partner: Partner) -> str:
-    """The partner's integrator password; CredentialsError saying how to store it if missing."""
+def partner_secret(partner: Partner) -> str:
+    """The partner's ConnectWise secret; CredentialsError saying how to store it if missing."""
     return get_secret(
         partner_key(partner),
-        f"integrator password for {partner.name}",
+        f"{partner_secret_label(partner)} for {partner.name}",
         f"cwpublish credentials set --partner {partner.name}",
     )
+
+
+def require_partner_secret(partner: Partner) -> None:
+    """CredentialsError unless the partner's secret is stored (planning holds no secret)."""
+    partner_secret(partner)
 
 
 def smtp_password(smtp: Smtp) -> str | None:

@@ -83,12 +83,6 @@ class ConnectWiseError(CwpublishError):
         self.retry_after = retry_after
         super().__init__(f"{operation}: {message}")
 
-    @property
-    def rejects_login(self) -> bool:
-        """On the pre-flight: a SOAP fault or HTTP 401/403 means login or Management IT Name
-        (fault texts are undocumented, so which call failed decides, not the text)."""
-        return self.kind == "fault" or self.http_status in (401, 403)
-
     def after(self, attempts: int) -> ConnectWiseError:
         """The same error, saying how many attempts were made (when more than one)."""
         if attempts == 1:
@@ -99,6 +93,24 @@ class ConnectWiseError(CwpublishError):
             kind=self.kind,
             http_status=self.http_status,
         )
+
+
+class LoginRejected(ConnectWiseError):
+    """The pre-flight proved ConnectWise refuses who we are (login, keys, or the target's
+    setup such as the Management IT Name); retrying cannot help, a person must fix it."""
+
+    exit_code = EXIT_LOGIN
+
+    def __init__(self, operation: str, message: str, *, rejected: str, fix: str, kind="http"):
+        super().__init__(operation, message, kind=kind)
+        self.rejected = rejected  # what was refused, e.g. "the login or the Management IT Name"
+        self.fix = fix  # what to check, e.g. "check the integrator login of company 'acme'"
+
+
+class Aborted(CwpublishError):
+    """The user declined a confirmation; nothing was sent."""
+
+    exit_code = EXIT_FAILED
 
 
 class LockHeld(CwpublishError):

@@ -1,9 +1,8 @@
-"""What was published: the history of publish operations and the per-client ledger.
+"""The history of publish operations: the entry shape and how it is kept on disk.
 
 `history.json` (with one file per entry under `history/`) keeps the ten newest operations per
-partner, as the source document's Publish History. The ledger (`ledger/<partner>/<period>.json`)
-remembers, per Managed ID, the last manual and the last automatic publish, for longer than ten
-entries: it is what makes "never publish a period twice by accident" possible.
+partner, as the source document's Publish History. Per-client "was it published" memory that
+outlives ten entries is the ledger (ledger.py).
 """
 
 from __future__ import annotations
@@ -12,10 +11,9 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cwpublish.state import read_json, write_json
+from cwpublish.state_files import read_json, write_json
 
 HISTORY_PER_PARTNER = 10
-LEDGER_PERIODS = 36
 
 
 @dataclass
@@ -27,6 +25,7 @@ class ClientResult:
     billable_gb: float | None
     status: str  # published | failed | skipped
     error: str | None = None
+    kind: str | None = None  # why it failed: targets.base UNKNOWN_KEY, REJECTED, NOT_SENT, ...
 
 
 @dataclass
@@ -142,51 +141,3 @@ def summarize(entry: dict) -> dict:
     summary = {k: v for k, v in entry.items() if k != "clients"}
     summary["counts"] = count_by_status(entry["clients"])
     return summary
-
-
-class Ledger:
-    """ledger/<partner>/<period>.json: Managed ID -> {mode: last publish of that mode}.
-
-    One file per partner and period, read only for the periods a run touches, and the newest
-    LEDGER_PERIODS kept per partner.
-    """
-
-    def __init__(self, state_dir: Path):
-        self.folder = state_dir / "ledger"
-        self._periods: dict[tuple[str, str], dict[str, dict]] = {}
-
-    def _path(self, partner: str, period: str) -> Path:
-        return self.folder / partner / f"{period}.json"
-
-    def _load(self, partner: str, period: str) -> dict[str, dict]:
-        key = (partner, period)
-        if key not in self._periods:
-            raw = read_json(self._path(partner, period), {})
-            self._periods[key] = raw if isinstance(raw, dict) else {}
-        return self._periods[key]
-
-    def published(self, partner: str, period: str, managed_id: str) -> dict[str, dict]:
-        """{mode: record} of the publishes of this client for this period."""
-        return self._load(partner, period).get(managed_id, {})
-
-    def last(self, partner: str, period: str, managed_id: str) -> tuple[str, dict] | None:
-        """(mode, record) of the newest publish of this client for this period, if any."""
-        records = self.published(partner, period, managed_id)
-        if not records:
-            return None
-        return max(records.items(), key=lambda item: item[1].get("at") or "")
-
-    def record(self, entry: Entry) -> None:
-        clients = self._load(entry.partner, entry.period)
-        for c in entry.clients:
-            if c.status == "published":
-                clients.setdefault(c.managed_id, {})[entry.mode] = {
-                    "at": entry.finished_at,
-                    "by": entry.initiated_by,
-                    "billable_gb": c.billable_gb,
-                    "entry_id": entry.id,
-                }
-        write_json(self._path(entry.partner, entry.period), clients)
-        periods = sorted(self.folder.joinpath(entry.partner).glob("????-??.json"))
-        for old in periods[:-LEDGER_PERIODS]:
-            old.unlink(missing_ok=True)

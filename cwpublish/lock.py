@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from cwpublish.errors import LockHeld
-from cwpublish.state import ensure_dir
+from cwpublish.state_files import ensure_dir
 
 
 class PublishLock:

@@ -13,11 +13,12 @@ from datetime import date, datetime
 from typing import Any
 
 from cwpublish import credentials, log
+from cwpublish.advice import next_steps
 from cwpublish.config import Config, Partner, Smtp
-from cwpublish.connectwise import redact
 from cwpublish.errors import CwpublishError, NotificationError
-from cwpublish.output import gb, next_steps, short_reason, summary, table
+from cwpublish.output import gb, short_reason, summary, table
 from cwpublish.period import zone
+from cwpublish.redaction import redact
 
 TEMPLATE_NAMES = ("publish.txt", "publish.html", "preflight.txt", "preflight.html")
 STATUS_COLOURS = {"published": "#1a7f37", "failed": "#cf222e", "skipped": "#57606a"}
@@ -92,7 +93,8 @@ def preflight_context(
         "period": period,
         "run_date": run_date.isoformat(),
         "site": partner.connectwise.site,
-        "management_it_name": partner.connectwise.management_it_name,
+        # for templates written for SOAP partners; empty for an API without it
+        "management_it_name": getattr(partner.connectwise.settings, "management_it_name", ""),
         "problems": problems,
     }
 
@@ -184,6 +186,7 @@ def check_templates(config: Config) -> list[str]:
                 "billable_gb": 2.0,
                 "status": "failed",
                 "error": "Managed ID 'B-1' is not set up",
+                "kind": "unknown-key",
             },
         ],
         "unmapped": [{"client": "C", "billable_gb": 3.0}],

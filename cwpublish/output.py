@@ -91,45 +91,6 @@ def short_reason(entry: dict) -> str:
     return reason[:120]
 
 
-def next_steps(entry: dict) -> list[str]:
-    """What to do about a publish that did not fully succeed (output and email)."""
-    partner, period = entry["partner"], entry["period"]
-    failed = [c for c in entry["clients"] if c["status"] == "failed"]
-    retry = f"cwpublish publish --partner {partner} --month {period}"
-    code = entry.get("exit_code")
-    if entry["status"] == "success":
-        return []
-    if code == 12:
-        return [
-            "Check the integrator login in ConnectWise (System > Setup Tables > Integrator "
-            "Login): password, Managed Services API access, and the Management IT Name.",
-            f"If the password changed: cwpublish credentials set --partner {partner}",
-            f"Then prove it: cwpublish check-config --online --partner {partner}",
-            f"Then publish: {retry}",
-        ]
-    if code == 2:
-        return [
-            "Fix the usage data or the credentials named in the error (nothing was sent).",
-            f"Check with: cwpublish check-config --partner {partner}",
-            f"Then publish: {retry}",
-        ]
-    steps = []
-    if entry["status"] == "failed" and code == 1:
-        steps.append(
-            "ConnectWise could not be reached or refused the request; nothing or not "
-            "everything was sent. Publish again once it is reachable."
-        )
-    if any("Managed ID" in (c.get("error") or "") for c in failed):
-        steps.append(
-            "Set up the missing Managed IDs in ConnectWise (company > Management tab, "
-            "Device Types: Backup Stats) or correct them in the configuration."
-        )
-    if failed:
-        names = " ".join(f"--client {c['managed_id']}" for c in failed[:10])
-        steps.append(f"Publish the failed clients: {retry} {names}")
-    return steps
-
-
 def entry_text(entry: dict, colour: bool = False) -> str:
     """The per-client result table of one publish, with unmapped rows and a summary line."""
     rows = [
@@ -146,6 +107,8 @@ def entry_text(entry: dict, colour: bool = False) -> str:
     )
     body = table(["CLIENT", "MANAGED ID", "GB", "RESULT", "REASON"], rows, colour, 3, (2,))
     status_colour = _STATUS_COLOUR.get(entry["status"])
+    from cwpublish.advice import next_steps
+
     lines = [f"  next: {step}" for step in next_steps(entry)]
     note = entry.get("notification")
     if note and note.get("status") != "disabled":

@@ -11,7 +11,7 @@ import io
 from datetime import datetime
 
 from cwpublish.config import Config, Partner
-from cwpublish.history import Ledger
+from cwpublish.ledger import Ledger
 from cwpublish.output import table
 from cwpublish.period import Period
 from cwpublish.usage import read_usage

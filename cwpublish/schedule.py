@@ -1,4 +1,6 @@
-"""When a partner's period is due for automatic publishing: a pure function, and its small state.
+"""When a partner's period is due for automatic publishing: a pure function of its arguments.
+
+What it remembers between runs (the configured day, since when) is in schedule_state.py.
 
 Rules (source document, FAQ): publish on the configured day of each month; a day that a month
 does not have (31 in April) means that month is not published; after the day is changed, the
@@ -12,11 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
 from cwpublish.config import Schedule
 from cwpublish.period import Period, default_period
-from cwpublish.state import read_json, write_json
 
 
 @dataclass(frozen=True)
@@ -91,47 +91,3 @@ def next_run(today: date, day: int) -> date:
             return run
         month = month.next()
     raise ValueError(f"no month has day {day}")  # unreachable for 1-31
-
-
-class ScheduleState:
-    """schedule.json: partner -> {day, since}. Small, so the nightly no-op reads it cheaply."""
-
-    def __init__(self, state_dir: Path):
-        self.path = state_dir / "schedule.json"
-        raw = read_json(self.path, {})
-        self._data: dict = raw if isinstance(raw, dict) else {}
-        self._dirty = False
-
-    def get(self, partner: str) -> DayState | None:
-        item = self._data.get(partner)
-        try:
-            return DayState(int(item["day"]), date.fromisoformat(item["since"]))
-        except (TypeError, KeyError, ValueError):
-            return None
-
-    def set(self, partner: str, state: DayState) -> None:
-        if self.get(partner) != state:
-            item = self._data.setdefault(partner, {})
-            item.update(day=state.day, since=state.since.isoformat())
-            self._dirty = True
-
-    def preflight_date(self, partner: str) -> date | None:
-        """The scheduled day whose night-before check already ran (it runs once)."""
-        try:
-            return date.fromisoformat(self._data[partner]["preflight"])
-        except (KeyError, TypeError, ValueError):
-            return None
-
-    def set_preflight(self, partner: str, day: date) -> None:
-        self._data.setdefault(partner, {})["preflight"] = day.isoformat()
-        self._dirty = True
-
-    def forget_except(self, partners: set[str]) -> None:
-        for name in [p for p in self._data if p not in partners]:
-            del self._data[name]
-            self._dirty = True
-
-    def save(self) -> None:
-        if self._dirty:
-            write_json(self.path, self._data)
-            self._dirty = False

@@ -75,9 +75,8 @@ def check_config(obj: State, partners: tuple[str, ...], online: bool, as_json: b
     Example:
       cwpublish -c cwpublish.yaml check-config --online
     """
-    from cwpublish.check import check_config as run_checks
     from cwpublish.errors import ConfigError, worst_exit_code
-    from cwpublish.runner import pick_partners
+    from cwpublish.usecases.check_config import check_config as run_checks
 
     try:
         config = obj.config
@@ -101,7 +100,7 @@ def check_config(obj: State, partners: tuple[str, ...], online: bool, as_json: b
             for p in e.problems:
                 click.echo(f"✗ {e.path}: {p}")
         sys.exit(EXIT_USAGE)
-    checks = run_checks(config, pick_partners(config, partners), online)
+    checks = run_checks(config, partners, online)
     code = worst_exit_code([c.exit_code for c in checks if c.status == "fail"])
     if as_json:
         dump({"ok": code == 0, "checks": [c.to_dict() for c in checks]})
@@ -135,17 +134,17 @@ def _credential_target(config, partner: str | None, smtp: bool) -> tuple[str, st
         if config.smtp is None:
             raise InputError("--smtp: the configuration has no smtp section")
         return creds.smtp_key(config.smtp), f"SMTP password for {config.smtp.username or '-'}"
-    from cwpublish.runner import pick_partners
+    from cwpublish.plan import pick_partners
 
     p = pick_partners(config, (partner,))[0]
-    what = f"integrator password of {p.connectwise.integrator_username} for {p.name}"
+    what = f"{creds.partner_secret_label(p)} of {creds.partner_secret_owner(p)} for {p.name}"
     return creds.partner_key(p), what
 
 
 def _target_options(command):
     """--partner NAME | --smtp: which password a credentials command is about."""
     command = click.option("--smtp", is_flag=True, help="The SMTP login password.")(command)
-    return partner_option("The partner's integrator password.")(command)
+    return partner_option("The partner's ConnectWise secret (integrator password).")(command)
 
 
 @credentials.command("set")

@@ -78,14 +78,13 @@ def report(
       cwpublish report --partner acme --month 2026-10 --format html --output acme.html
       cwpublish report --partner acme --email
     """
+    from cwpublish import plan
     from cwpublish import report as reports
-    from cwpublish import runner
-    from cwpublish.publishing import partner_period
 
     config = obj.config
-    p = runner.pick_partners(config, (partner,))[0]
-    [period] = runner.resolve_periods(month, None, None)
-    data = reports.build(config, p, period or partner_period(p))
+    p = plan.pick_partners(config, (partner,))[0]
+    [period] = plan.resolve_periods(month, None, None)
+    data = reports.build(config, p, period or plan.partner_period(p))
     text = reports.to_csv(data) if fmt == "csv" else reports.to_html(config, data)
     if output:
         from pathlib import Path

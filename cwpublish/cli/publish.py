@@ -14,7 +14,7 @@ from cwpublish.cli.base import (
     dump,
     partner_option,
 )
-from cwpublish.errors import EXIT_USAGE, CwpublishError, InputError
+from cwpublish.errors import InputError
 
 
 @cli.command(epilog=EXIT_CODE_HELP)
@@ -92,67 +92,51 @@ def publish(
       cwpublish publish --dry-run -v
       cwpublish publish --scheduled          # nightly, from cron
     """
-    from cwpublish import runner
-
     obj.json = as_json
     config = obj.config
     if scheduled:
+        from cwpublish.usecases.scheduled_publish import run_scheduled
+
         if clients or month or first or last or dry_run:
             raise InputError(
                 "--scheduled publishes whole partners for their due period; "
                 "--client, --month, --from/--to and --dry-run are for manual "
                 "publishing"
             )
-        result = runner.run_scheduled(
-            config, partners, initiated_by, force=force, notify=not no_email
-        )
-    else:
-        result = _publish_manual(
-            obj,
-            config,
-            partners,
-            clients,
-            runner.resolve_periods(month, first, last),
-            initiated_by,
-            yes,
-            dry_run,
-            force,
-            not no_email,
-        )
-        if result is None:
-            return
+        result = run_scheduled(config, partners, initiated_by, force=force, notify=not no_email)
+        _print_result(result, as_json)
+        if result.exit_code:
+            sys.exit(result.exit_code)
+        return
+    from cwpublish.usecases import manual_publish
+
+    request = manual_publish.ManualRequest(
+        partners, clients, month, first, last, initiated_by, force, not no_email
+    )
+    if dry_run:
+        _print_dry_run(obj, manual_publish.dry_run(config, request, bodies=obj.verbose > 0))
+        return
+    prompter = _TerminalPrompter(interactive=sys.stdin.isatty() and not yes and not as_json)
+    result = manual_publish.publish_manual(config, request, prompter, _progress_bar(obj))
     _print_result(result, as_json)
     if result.exit_code:
         sys.exit(result.exit_code)
 
 
-def _publish_manual(
-    obj: State, config, partners, clients, periods, initiated_by, yes, dry_run, force, notify
-):
-    from cwpublish import output, runner
+class _TerminalPrompter:
+    """Asks at a terminal (manual_publish.Prompter); never asked when not interactive."""
 
-    who = initiated_by or runner.default_initiated_by()
-    plans = runner.plan_manual(config, partners, clients, periods, who, need_password=not dry_run)
-    if len(periods) > 1 and not dry_run:
-        runner.check_backfill(plans)
-    duplicates = [] if force else runner.find_duplicates(config, plans)
-    if dry_run:
-        return _dry_run(obj, plans, duplicates)
-    interactive = sys.stdin.isatty() and not yes and not obj.json
-    if duplicates:
+    def __init__(self, interactive: bool):
+        self.interactive = interactive
+
+    def confirm_duplicates(self, duplicates) -> bool:
         listing = "\n".join(f"  {d}" for d in duplicates)
-        if not interactive:
-            raise InputError(
-                f"{len(duplicates)} client(s) were already published for the "
-                f"period; nothing was sent. Add --force to publish them again:"
-                f"\n{listing}"
-            )
         click.echo(f"Already published for the period:\n{listing}", err=True)
-        if not click.confirm("Publish these clients AGAIN?", default=False, err=True):
-            plans = runner.drop_duplicates(plans, duplicates)
-            if not plans:
-                raise _Aborted("aborted; nothing was sent")
-    if interactive:
+        return click.confirm("Publish these clients AGAIN?", default=False, err=True)
+
+    def confirm_plans(self, plans) -> bool:
+        from cwpublish import output
+
         for plan in plans:
             click.echo(
                 output.plan_text(
@@ -162,64 +146,34 @@ def _publish_manual(
                     _plan_rows(plan),
                 )
             )
-        if not click.confirm("Publish to ConnectWise?", default=False):
-            raise _Aborted("aborted; nothing was sent")
-    return runner.execute_plans(
-        config,
-        plans,
-        progress=_progress_bar(obj, plans),
-        notify=notify,
-        stop_on_failure=len(periods) > 1,
-    )
+        return click.confirm("Publish to ConnectWise?", default=False)
 
 
-def _dry_run(obj: State, plans, duplicates) -> None:
+def _print_dry_run(obj: State, dry) -> None:
     from cwpublish import output
-    from cwpublish.errors import worst_exit_code
-    from cwpublish.publishing import preview
 
-    previews = []
-    for plan in plans:
-        dup = {
-            d.managed_id
-            for d in duplicates
-            if (d.partner, d.period) == (plan.partner.name, str(plan.period))
-        }
-        previews.append(preview(plan, dup))
-    code = worst_exit_code(
-        [p["exit_code"] for p in previews] + ([EXIT_USAGE] if duplicates else [])
-    )
     if obj.json:
-        dump({"status": "dry-run", "exit_code": code, "entries": previews})
+        dump({"status": "dry-run", "exit_code": dry.exit_code, "entries": dry.previews})
     else:
-        for p in previews:
+        for p in dry.previews:
             click.echo(output.entry_text(p, output.colour_enabled(sys.stdout.isatty())))
-        if obj.verbose:
-            from cwpublish.envelope import preview_envelope
-
-            for plan in plans:
-                if plan.to_send:
-                    batch = plan.to_send[: plan.partner.connectwise.batch_size]
-                    click.echo(
-                        f"\nSOAP body of the first UpdateManagedDevices call for "
-                        f"{plan.partner.name} {plan.period} ({len(batch)} devices):"
-                    )
-                    click.echo(preview_envelope(plan.partner.connectwise, batch))
+        for body in dry.bodies:
+            click.echo("\n" + body)
         click.echo("Dry run: nothing was sent, nothing recorded.", err=True)
-    if code:
-        sys.exit(code)
+    if dry.exit_code:
+        sys.exit(dry.exit_code)
 
 
-def _progress_bar(obj: State, plans):
-    """A progress bar on a terminal when a publish has more than a screenful of clients."""
+def _progress_bar(obj: State):
+    """A progress bar on a terminal when a plan has more than a screenful of clients."""
     import shutil
 
     if obj.json or not sys.stderr.isatty():
         return None
-    if sum(len(p.to_send) for p in plans) <= shutil.get_terminal_size().lines:
-        return None
 
     def for_plan(plan):
+        if len(plan.to_send) <= shutil.get_terminal_size().lines:
+            return None
         bar = click.progressbar(
             length=len(plan.to_send), file=sys.stderr, label=f"{plan.partner.name} {plan.period}"
         )
@@ -240,13 +194,9 @@ def _progress_bar(obj: State, plans):
 def _print_result(result, as_json: bool) -> None:
     entries = [e.to_dict() for e in result.entries]
     if as_json:
-        statuses = {e["status"] for e in entries}
-        status = (
-            "nothing-due" if not entries else statuses.pop() if len(statuses) == 1 else "partial"
-        )
         dump(
             {
-                "status": status,
+                "status": result.status,
                 "exit_code": result.exit_code,
                 "entries": entries,
                 "not_attempted": [{"partner": p, "period": m} for p, m in result.not_attempted],
@@ -267,11 +217,7 @@ def _print_result(result, as_json: bool) -> None:
 def _plan_rows(plan) -> list[list[str]]:
     from cwpublish.output import gb
 
-    rows = [[d.client, d.managed_id, gb(float(d.billable_gb)), "send"] for d in plan.to_send]
+    rows = [[r.client, r.key, gb(float(r.billable_gb)), "send"] for r in plan.to_send]
     rows += [[c.name, c.managed_id, "-", f"FAIL: {c.error}"] for c in plan.failed]
     rows += [[u["client"], "-", gb(u["billable_gb"]), "unmapped: not sent"] for u in plan.unmapped]
     return rows
-
-
-class _Aborted(CwpublishError):
-    exit_code = 1

@@ -103,7 +103,8 @@ def test_history_index_holds_summaries_and_entries_hold_clients(sim, make_config
 
 
 def test_ledger_keeps_one_file_per_period_and_prunes_old_ones(tmp_path):
-    from cwpublish.history import LEDGER_PERIODS, ClientResult, Entry, Ledger
+    from cwpublish.history import ClientResult, Entry
+    from cwpublish.ledger import LEDGER_PERIODS, Ledger
 
     ledger = Ledger(tmp_path)
     for year in (2023, 2024, 2025, 2026):

@@ -70,12 +70,12 @@ def test_config_from_environment_variable(make_config, monkeypatch, run):
 
 def test_an_unexpected_bug_is_one_line_not_a_traceback(make_config, monkeypatch):
     """A bug cannot be produced on purpose, so one is planted here."""
-    from cwpublish import runner
+    from cwpublish.usecases import scheduled_publish
 
     def broken(*args, **kwargs):
         raise RuntimeError("planted bug")
 
-    monkeypatch.setattr(runner, "run_scheduled", broken)
+    monkeypatch.setattr(scheduled_publish, "run_scheduled", broken)
     config = make_config()
     result = CliRunner().invoke(cli, ["-c", str(config), "publish", "--scheduled"])
     assert result.exit_code == 1

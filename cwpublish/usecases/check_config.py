@@ -6,39 +6,19 @@ each ConnectWise site and verifies every Managed ID. Each check is a line marked
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 from cwpublish import credentials
 from cwpublish.config import Config, Partner
-from cwpublish.connectwise import ConnectWiseClient
-from cwpublish.errors import (
-    EXIT_FAILED,
-    EXIT_LOGIN,
-    EXIT_OK,
-    EXIT_USAGE,
-    ConnectWiseError,
-    CwpublishError,
-)
+from cwpublish.errors import EXIT_FAILED, EXIT_USAGE, CwpublishError
 from cwpublish.period import Period
-from cwpublish.publishing import partner_period
+from cwpublish.plan import partner_period, pick_partners
+from cwpublish.preflight import Check, online_checks
 from cwpublish.schedule import run_date
 from cwpublish.usage import read_usage
 
 
-@dataclass
-class Check:
-    """One line of the checklist."""
-
-    status: str  # ok | warn | fail
-    scope: str  # a partner name, "smtp" or "config"
-    message: str
-    exit_code: int = EXIT_OK
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def check_config(config: Config, partners: list[Partner], online: bool) -> list[Check]:
+def check_config(config: Config, partner_names: tuple[str, ...], online: bool) -> list[Check]:
+    """Every check of the configuration (and with `online`, of each ConnectWise and SMTP)."""
+    partners = pick_partners(config, partner_names)
     checks = [
         Check(
             "ok",
@@ -99,15 +79,10 @@ def _secret(key: str, scope: str, what: str, hint: str) -> Check:
 
 
 def _partner(partner: Partner, online: bool) -> list[Check]:
+    from cwpublish.connect import describe
+
     name, cw = partner.name, partner.connectwise
-    checks = [
-        Check(
-            "ok",
-            name,
-            f"ConnectWise site {cw.endpoint} (company {cw.company_id}, "
-            f"login {cw.integrator_username})",
-        )
-    ]
+    checks = [Check("ok", name, describe(partner))]
     if cw.allow_insecure_http and cw.site.startswith("http://"):
         checks.append(
             Check("warn", name, "plain http:// site (allow_insecure_http): only for the simulator")
@@ -139,10 +114,11 @@ def _partner(partner: Partner, online: bool) -> list[Check]:
         checks.append(Check("ok", name, "no schedule: manual publishing only"))
     if not partner.managers:
         checks.append(Check("warn", name, "no managers: nobody is emailed after a publish"))
+    label = credentials.partner_secret_label(partner)
     password = _secret(
         credentials.partner_key(partner),
         name,
-        f"integrator password for {cw.integrator_username}",
+        f"{label} for {credentials.partner_secret_owner(partner)}",
         f"cwpublish credentials set --partner {name}",
     )
     checks.append(password)
@@ -150,7 +126,7 @@ def _partner(partner: Partner, online: bool) -> list[Check]:
     if online:
         if password.status != "ok":
             checks.append(
-                Check("fail", name, "online checks skipped: no integrator password", EXIT_USAGE)
+                Check("fail", name, f"online checks skipped: no {label}", EXIT_USAGE)
             )
         else:
             checks += online_checks(partner)
@@ -187,49 +163,3 @@ def _usage(partner: Partner, period) -> list[Check]:
             )
         )
     return checks
-
-
-def online_checks(partner: Partner, selected_only: bool = False) -> list[Check]:
-    """Log in to the partner's ConnectWise and verify every Managed ID (or the selected ones:
-    the night-before check warns only about what would fail tomorrow)."""
-    name, cw = partner.name, partner.connectwise
-    try:
-        client = ConnectWiseClient(cw, credentials.partner_password(partner))
-    except CwpublishError as e:
-        return [Check("fail", name, str(e), e.exit_code)]
-    try:
-        try:
-            answer = client.management_it_name()
-        except ConnectWiseError as e:
-            code = EXIT_LOGIN if e.rejects_login else EXIT_FAILED
-            return [Check("fail", name, f"login: {e}", code)]
-        if not answer:
-            return [
-                Check(
-                    "fail",
-                    name,
-                    f"Management IT Name {cw.management_it_name!r} not found in ConnectWise",
-                    EXIT_LOGIN,
-                )
-            ]
-        checks = [Check("ok", name, f"logged in; Management IT Name {answer!r} exists")]
-        try:
-            known = client.managed_ids()
-        except CwpublishError as e:
-            return [*checks, Check("warn", name, f"could not verify Managed IDs ({e})")]
-        clients = [c for c in partner.clients if c.publish or not selected_only]
-        missing = [f"{c.name} ({c.managed_id})" for c in clients if c.managed_id not in known]
-        if missing:
-            checks.append(
-                Check(
-                    "fail",
-                    name,
-                    f"Managed IDs not set up in ConnectWise: {', '.join(missing)}",
-                    EXIT_USAGE,
-                )
-            )
-        else:
-            checks.append(Check("ok", name, f"all {len(clients)} Managed IDs exist in ConnectWise"))
-        return checks
-    finally:
-        client.close()

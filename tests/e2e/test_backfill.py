@@ -168,7 +168,9 @@ def test_publish_json_shape(sim, make_config, password, run):
         "error",
         "unmapped",
     } <= set(entry)
-    assert set(entry["clients"][0]) == {"name", "managed_id", "billable_gb", "status", "error"}
+    assert set(entry["clients"][0]) == {
+        "name", "managed_id", "billable_gb", "status", "error", "kind"
+    }
 
 
 def test_errors_are_json_too_with_json(make_config, run):

@@ -6,8 +6,9 @@ import pytest
 import yaml
 
 from conftest import partner_config
-from cwpublish.config import DEFAULT_API_PATH, find_config_path, load_config
+from cwpublish.config import find_config_path, load_config
 from cwpublish.errors import ConfigError
+from cwpublish.targets.connectwise_soap.settings import DEFAULT_API_PATH, endpoint
 
 
 def problems(tmp_path, data) -> list[str]:
@@ -34,9 +35,9 @@ def test_valid_config_loads_with_defaults(tmp_path, monkeypatch):
     path.write_text(yaml.safe_dump(with_partner(schedule={"day": 5})))
     config = load_config(path)
     p = config.partners[0]
-    assert p.connectwise.api_path == DEFAULT_API_PATH
-    assert p.connectwise.endpoint == "https://cw.acme.example" + DEFAULT_API_PATH
-    assert p.connectwise.timeout == 30 and p.connectwise.batch_size == 200
+    assert p.connectwise.api == "soap" and p.connectwise.settings.api_path == DEFAULT_API_PATH
+    assert endpoint(p.connectwise) == "https://cw.acme.example" + DEFAULT_API_PATH
+    assert p.connectwise.timeout == 30 and p.connectwise.settings.batch_size == 200
     assert p.schedule.day == 5 and p.schedule.catch_up_days == 0 and p.schedule.period == "current"
     assert p.usage.base_dir == tmp_path
     assert [c.publish for c in p.clients] == [True, True, True]

@@ -11,9 +11,11 @@ from decimal import Decimal
 from lxml import etree
 
 from cwpublish.config import ConnectWise
-from cwpublish.connectwise import ConnectWiseClient, bundled_wsdl
-from cwpublish.envelope import DeviceUpdate, update_envelope
 from cwpublish.period import Period
+from cwpublish.targets.base import UsageRecord
+from cwpublish.targets.connectwise_soap.client import ConnectWiseClient, bundled_wsdl
+from cwpublish.targets.connectwise_soap.envelope import update_envelope
+from cwpublish.targets.connectwise_soap.settings import SoapSettings
 
 NS = "http://connectwise.com"
 XS = "http://www.w3.org/2001/XMLSchema"
@@ -71,15 +73,17 @@ def _is_subsequence(sent: list[str], order: list[str]) -> bool:
 CW = ConnectWise(
     site="https://cw.example.com",
     company_id="acme",
-    integrator_username="rcloud",
-    management_it_name="rCloud Backup",
-    backup_stats_name="Backup Stats",
+    settings=SoapSettings(
+        integrator_username="rcloud",
+        management_it_name="rCloud Backup",
+        backup_stats_name="Backup Stats",
+    ),
 )
 DEVICES = [
-    DeviceUpdate(
+    UsageRecord(
         'Law <Office> & "Smith" Ünïcode', "LAWSMITH", Decimal("1250.46"), Period(2026, 11)
     ),
-    DeviceUpdate("Contoso", "CONTOSO-01", Decimal("0.00"), Period(2026, 11)),
+    UsageRecord("Contoso", "CONTOSO-01", Decimal("0.00"), Period(2026, 11)),
 ]
 
 
@@ -89,10 +93,10 @@ def zeep_envelope():
     devices = [
         {
             "Type": "Backup Stats",
-            "ManagedIdentifier": d.managed_id,
+            "ManagedIdentifier": d.key,
             "Device": {
                 "DeviceName": f"rCloud Backup - {d.client}",
-                "DeviceIdentifier": f"rcloud-{d.managed_id}",
+                "DeviceIdentifier": f"rcloud-{d.key}",
                 "BackupBillableSpaceGb": d.billable_gb,
                 "BackupYear": d.period.year,
                 "BackupMonth": d.period.month,

@@ -6,35 +6,18 @@ output equals zeep's serialization of the same call.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
-
 from cwpublish.config import ConnectWise
-from cwpublish.period import Period
+from cwpublish.redaction import MASK
+from cwpublish.targets.base import UsageRecord, device_identifier
 
 NAMESPACE = "http://connectwise.com"
 
 
-@dataclass(frozen=True)
-class DeviceUpdate:
-    """One client's Backup Stats for a period, as sent in a ManagedDevice."""
-
-    client: str
-    managed_id: str
-    billable_gb: Decimal
-    period: Period
-
-
-def device_identifier(managed_id: str) -> str:
-    """Stable per client, so repeated publishes update one configuration record."""
-    return f"rcloud-{managed_id}"
-
-
-def preview_envelope(cw: ConnectWise, devices: list[DeviceUpdate]) -> str:
+def preview_envelope(cw: ConnectWise, devices: list[UsageRecord]) -> str:
     """The UpdateManagedDevices envelope for `devices`, password masked (--dry-run -v)."""
     from lxml import etree
 
-    envelope = update_envelope(cw, "********", devices)
+    envelope = update_envelope(cw, MASK, devices)
     return etree.tostring(envelope, pretty_print=True, encoding="unicode")
 
 
@@ -70,7 +53,7 @@ _Q = {
 }
 
 
-def update_envelope(cw: ConnectWise, password: str, devices: list[DeviceUpdate]):
+def update_envelope(cw: ConnectWise, password: str, devices: list[UsageRecord]):
     """The UpdateManagedDevices SOAP 1.1 envelope, fields in the WSDL's sequence order.
 
     Only the fields cwpublish sets are written (all others are optional); a test checks this
@@ -84,18 +67,18 @@ def update_envelope(cw: ConnectWise, password: str, devices: list[DeviceUpdate])
     op = SubElement(body, q["UpdateManagedDevices"], nsmap={"ns0": NAMESPACE})
     creds = SubElement(op, q["credentials"])
     SubElement(creds, q["CompanyId"]).text = cw.company_id
-    SubElement(creds, q["IntegratorLoginId"]).text = cw.integrator_username
+    SubElement(creds, q["IntegratorLoginId"]).text = cw.settings.integrator_username
     SubElement(creds, q["IntegratorPassword"]).text = password
-    SubElement(op, q["managementSolutionName"]).text = cw.management_it_name
+    SubElement(op, q["managementSolutionName"]).text = cw.settings.management_it_name
     array = SubElement(op, q["managedDevices"])
-    kind = cw.backup_stats_name
+    kind = cw.settings.backup_stats_name
     for d in devices:
         md = SubElement(array, q["ManagedDevice"])
         SubElement(md, q["Type"]).text = kind
-        SubElement(md, q["ManagedIdentifier"]).text = d.managed_id
+        SubElement(md, q["ManagedIdentifier"]).text = d.key
         dev = SubElement(md, q["Device"])
         SubElement(dev, q["DeviceName"]).text = f"rCloud Backup - {d.client}"
-        SubElement(dev, q["DeviceIdentifier"]).text = device_identifier(d.managed_id)
+        SubElement(dev, q["DeviceIdentifier"]).text = device_identifier(d.key)
         SubElement(dev, q["BackupBillableSpaceGb"]).text = format(d.billable_gb, "f")
         SubElement(dev, q["BackupYear"]).text = str(d.period.year)
         SubElement(dev, q["BackupMonth"]).text = str(d.period.month)

@@ -11,21 +11,28 @@ from __future__ import annotations
 from importlib import resources
 from urllib.parse import urlsplit
 
-from cwpublish import log
 from cwpublish.config import ConnectWise
-from cwpublish.envelope import (
+from cwpublish.errors import ConnectWiseError
+from cwpublish.redaction import redact
+from cwpublish.targets.base import UsageRecord
+from cwpublish.targets.connectwise_soap.envelope import (
     NAMESPACE,
     UPDATE_HEADERS,
-    DeviceUpdate,
     soap_headers,
     update_envelope,
 )
-from cwpublish.errors import ConnectWiseError
+from cwpublish.targets.connectwise_soap.settings import endpoint
+from cwpublish.targets.http import (
+    ResponseTooLarge,
+    http_error,
+    new_session,
+    read_capped,
+    retry_after,
+    transport_error,
+)
+from cwpublish.targets.retry import with_retries
 
-TRANSIENT_HTTP = (429, 502, 503, 504)
-MAX_RESPONSE = 16 * 2**20  # bytes; a real answer is far smaller
 BINDING = f"{{{NAMESPACE}}}ManagedDeviceApiSoap"
-
 MAX_ERROR_TEXT = 300
 
 
@@ -33,23 +40,17 @@ def bundled_wsdl() -> str:
     return str(resources.files("cwpublish") / "wsdl" / "ManagedDeviceApi.wsdl")
 
 
-def redact(text: str, secret: str | None) -> str:
-    """`text` with every occurrence of `secret` masked."""
-    return text.replace(secret, "********") if secret else text
-
-
 class ConnectWiseClient:
     """One partner's ConnectWise site, logged in with its integrator credentials."""
 
     def __init__(self, cw: ConnectWise, password: str):
-        import requests
         from zeep import Client, Settings
 
         self.cw = cw
+        self.soap = cw.settings
+        self.endpoint = endpoint(cw)
         self._password = password
-        session = requests.Session()
-        session.verify = cw.ca_bundle or True
-        session.headers["User-Agent"] = "cwpublish"
+        session = new_session(cw)
         transport = _checked_transport()(
             session=session, timeout=cw.timeout, operation_timeout=cw.timeout
         )
@@ -60,11 +61,11 @@ class ConnectWiseClient:
             forbid_entities=True,
             forbid_external=True,
         )
-        wsdl = cw.endpoint + "?wsdl" if cw.wsdl == "live" else bundled_wsdl()
+        wsdl = self.endpoint + "?wsdl" if self.soap.wsdl == "live" else bundled_wsdl()
         self._client = self._call(
             "WSDL", lambda: Client(wsdl, transport=transport, settings=settings)
         )
-        self._service = self._client.create_service(BINDING, cw.endpoint)
+        self._service = self._client.create_service(BINDING, self.endpoint)
 
     def close(self) -> None:
         self._client.transport.session.close()
@@ -72,7 +73,7 @@ class ConnectWiseClient:
     def credentials(self) -> dict:
         return {
             "CompanyId": self.cw.company_id,
-            "IntegratorLoginId": self.cw.integrator_username,
+            "IntegratorLoginId": self.soap.integrator_username,
             "IntegratorPassword": self._password,
         }
 
@@ -81,7 +82,7 @@ class ConnectWiseClient:
         result = self._call(
             "GetManagementItSetupsName",
             lambda: self._service.GetManagementItSetupsName(
-                credentials=self.credentials(), managementSolutionName=self.cw.management_it_name
+                credentials=self.credentials(), managementSolutionName=self.soap.management_it_name
             ),
         )
         return (result or "").strip()
@@ -98,15 +99,15 @@ class ConnectWiseClient:
             self._service,
             "GetManagedGroup",
             credentials=self.credentials(),
-            managementSolutionName=self.cw.management_it_name,
-            managementItSetupName=self.cw.management_it_name,
+            managementSolutionName=self.soap.management_it_name,
+            managementItSetupName=self.soap.management_it_name,
         )
         binding = self._service._binding
         headers = soap_headers("GetManagedGroup")
 
         def call():
             transport = self._client.transport
-            response = transport.post_xml(self.cw.endpoint, envelope, headers)
+            response = transport.post_xml(self.endpoint, envelope, headers)
             if response.status_code != 200:  # a fault: zeep raises it
                 return binding.process_reply(self._client, binding.get("GetManagedGroup"), response)
             doc = parse_xml(response.content, transport, settings=self._client.settings)
@@ -115,7 +116,7 @@ class ConnectWiseClient:
 
         return self._call("GetManagedGroup", call) or set()
 
-    def update_devices(self, devices: list[DeviceUpdate]) -> str | None:
+    def update_devices(self, devices: list[UsageRecord]) -> str | None:
         """UpdateManagedDevices for a batch; the error text ConnectWise returned, or None.
 
         The body is built with lxml (update_envelope), ~17x faster than zeep's generic
@@ -125,7 +126,7 @@ class ConnectWiseClient:
         binding = self._service._binding
 
         def call():
-            response = self._client.transport.post_xml(self.cw.endpoint, envelope, UPDATE_HEADERS)
+            response = self._client.transport.post_xml(self.endpoint, envelope, UPDATE_HEADERS)
             return binding.process_reply(
                 self._client, binding.get("UpdateManagedDevices"), response
             )
@@ -134,37 +135,8 @@ class ConnectWiseClient:
         return redact(text, self._password)[:MAX_ERROR_TEXT] if text else None
 
     def _call(self, operation: str, call):
-        """Run a call; retry transient failures with exponential backoff and jitter.
-
-        Connection errors, time-outs, HTTP 429/502/503/504 are retried, at most `retries`
-        times and never past `retry_max_seconds`; SOAP faults and other HTTP errors are not.
-        Re-sending an update is harmless: it is keyed by Managed ID and DeviceIdentifier.
-        """
-        import random
-        import time
-
-        started = time.monotonic()
-        attempt = 1
-        while True:
-            try:
-                return self._guard(operation, call)
-            except ConnectWiseError as e:
-                if not e.transient or attempt > self.cw.retries:
-                    raise e.after(attempt) from None
-                delay = e.retry_after
-                if delay is None:
-                    delay = self.cw.retry_backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
-                if time.monotonic() - started + delay > self.cw.retry_max_seconds:
-                    raise e.after(attempt) from None
-                log.info(
-                    "%s; retrying in %.1fs (attempt %d of %d)",
-                    e,
-                    delay,
-                    attempt + 1,
-                    self.cw.retries + 1,
-                )
-                time.sleep(delay)
-                attempt += 1
+        """Run a call through the shared retry policy (transient failures retried)."""
+        return with_retries(self.cw, lambda: self._guard(operation, call))
 
     def _guard(self, operation: str, call):
         """Run a zeep call, turning every failure into a ConnectWiseError without secrets."""
@@ -189,23 +161,14 @@ class ConnectWiseClient:
                     kind="response",
                     http_status=code,
                 ) from None
-            what = {
-                401: "unauthorized",
-                403: "forbidden",
-                404: "not found (check api_path)",
-                429: "too many requests",
-                502: "bad gateway",
-                503: "service unavailable",
-                504: "gateway time-out",
-            }.get(code, "error")
             page = " (an HTML page)" if isinstance(e, NotSoap) and "html" in e.content_type else ""
-            raise ConnectWiseError(
+            raise http_error(
                 operation,
-                f"HTTP {code} {what} from {host}{page}",
-                kind="http",
-                http_status=code,
-                transient=code in TRANSIENT_HTTP,
-                retry_after=e.retry_after if isinstance(e, NotSoap) else None,
+                host,
+                code,
+                page,
+                e.retry_after if isinstance(e, NotSoap) else None,
+                what="not found (check api_path)" if code == 404 else None,
             ) from None
         except (zx.DTDForbidden, zx.EntitiesForbidden):
             raise ConnectWiseError(
@@ -220,30 +183,8 @@ class ConnectWiseClient:
                 f"expected SOAP response ({type(e).__name__})",
                 kind="response",
             ) from None
-        except requests.exceptions.SSLError:
-            raise ConnectWiseError(
-                operation,
-                f"TLS certificate of {host} could not be verified "
-                "(for a private CA set connectwise.ca_bundle)",
-            ) from None
-        except requests.exceptions.Timeout:
-            raise ConnectWiseError(
-                operation, f"{host} did not answer within {self.cw.timeout:g}s", transient=True
-            ) from None
-        except requests.exceptions.ConnectionError as e:
-            raise ConnectWiseError(
-                operation, f"cannot connect to {host}: {_reason(e)}", transient=True
-            ) from None
-        except ResponseTooLarge as e:
-            raise ConnectWiseError(
-                operation,
-                f"{host} answered with more than {e.limit // 2**20} MiB; refused",
-                kind="response",
-            ) from None
-        except requests.exceptions.RequestException as e:
-            raise ConnectWiseError(
-                operation, f"request to {host} failed ({type(e).__name__})"
-            ) from None
+        except (requests.exceptions.RequestException, ResponseTooLarge) as e:
+            raise transport_error(operation, host, self.cw.timeout, e) from None
 
 
 class NotSoap(Exception):
@@ -253,11 +194,6 @@ class NotSoap(Exception):
         self.status = status
         self.content_type = content_type
         self.retry_after = retry_after
-
-
-class ResponseTooLarge(Exception):
-    def __init__(self, limit: int):
-        self.limit = limit
 
 
 def _checked_transport():
@@ -277,19 +213,13 @@ def _checked_transport():
                 stream=True,
                 verify=self.session.verify,
             )
-            body = bytearray()
-            for chunk in response.iter_content(64 * 1024):
-                body += chunk
-                if len(body) > MAX_RESPONSE:
-                    response.close()
-                    raise ResponseTooLarge(MAX_RESPONSE)
-            response._content = bytes(body)
+            response._content = read_capped(response)
             ctype = response.headers.get("Content-Type", "")
             if response.status_code not in (200, 500) or "xml" not in ctype.lower():
                 raise NotSoap(
                     response.status_code,
                     ctype.split(";")[0] or "no content type",
-                    _retry_after(response.headers.get("Retry-After")),
+                    retry_after(response.headers.get("Retry-After")),
                 )
             return response
 
@@ -300,36 +230,3 @@ def _checked_transport():
                 return response.content
 
     return CheckedTransport
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date), capped at 10 min."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            from datetime import UTC, datetime
-
-            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
-        except (TypeError, ValueError):
-            return None
-    return max(0.0, min(seconds, 600.0))
-
-
-def _reason(e: Exception) -> str:
-    text = str(e)
-    for known in (
-        "Connection refused",
-        "Name or service not known",
-        "Connection reset",
-        "Remote end closed connection",
-        "No route to host",
-        "timed out",
-    ):
-        if known in text:
-            return known.lower()
-    return type(e).__name__

@@ -1,0 +1,45 @@
+"""Opening a partner's target and its pre-flight: one path for publish, check-config and the
+night-before check.
+
+The pre-flight proves login and setup (LoginRejected, exit 12, when ConnectWise refuses;
+ConnectWiseError, exit 1, when it cannot be reached), then asks which client keys exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cwpublish import credentials
+from cwpublish.config import Partner
+from cwpublish.errors import ConnectWiseError
+from cwpublish.targets import target_class
+from cwpublish.targets.base import Target
+
+
+@dataclass
+class Preflight:
+    """What the pre-flight proved, and the client keys ConnectWise knows (None: cannot tell)."""
+
+    proved: str
+    known: set[str] | None
+    known_error: str | None = None  # why the keys could not be listed
+
+
+def open_target(partner: Partner) -> Target:
+    """The partner's target, opened with its secret from the keyring."""
+    secret = credentials.partner_secret(partner)
+    return target_class(partner.connectwise.api)(partner, secret)
+
+
+def preflight(target: Target) -> Preflight:
+    """Run the target's pre-flight, then list the keys it knows (a failure there only warns)."""
+    proved = target.preflight()
+    try:
+        return Preflight(proved, target.known_keys())
+    except ConnectWiseError as e:
+        return Preflight(proved, None, str(e))
+
+
+def describe(partner: Partner) -> str:
+    """Where and as whom the partner publishes (imports the target)."""
+    return target_class(partner.connectwise.api).describe(partner)

@@ -1,0 +1,61 @@
+"""Online checks of one partner's ConnectWise: login, setup and client keys, as checklist lines.
+
+Shared by `check-config --online` (every client) and the night-before check (the clients
+tomorrow's run would publish), through the same pre-flight a publish runs (connect.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from cwpublish.config import Partner
+from cwpublish.errors import EXIT_OK, EXIT_USAGE, CwpublishError
+
+
+@dataclass
+class Check:
+    """One line of a checklist."""
+
+    status: str  # ok | warn | fail
+    scope: str  # a partner name, "smtp", "templates" or "config"
+    message: str
+    exit_code: int = EXIT_OK
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def online_checks(partner: Partner, selected_only: bool = False) -> list[Check]:
+    """Log in to the partner's ConnectWise and verify every client key (or only those of
+    clients with `publish: true`: the night-before check warns about what would fail)."""
+    from cwpublish.connect import open_target, preflight
+
+    name = partner.name
+    try:
+        target = open_target(partner)
+    except CwpublishError as e:
+        return [Check("fail", name, str(e), e.exit_code)]
+    with target:
+        try:
+            found = preflight(target)
+        except CwpublishError as e:
+            return [Check("fail", name, f"login: {e}", e.exit_code)]
+        checks = [Check("ok", name, found.proved)]
+        label = target.key_label
+        if found.known is None:
+            why = found.known_error or "this API cannot list them"
+            return [*checks, Check("warn", name, f"could not verify {label}s ({why})")]
+        clients = [c for c in partner.clients if c.publish or not selected_only]
+        missing = [f"{c.name} ({c.managed_id})" for c in clients if c.managed_id not in found.known]
+        if missing:
+            checks.append(
+                Check(
+                    "fail",
+                    name,
+                    f"{label}s not set up in ConnectWise: {', '.join(missing)}",
+                    EXIT_USAGE,
+                )
+            )
+        else:
+            checks.append(Check("ok", name, f"all {len(clients)} {label}s exist in ConnectWise"))
+        return checks

@@ -1,0 +1,54 @@
+"""Recording each finished publish: history and ledger first, then the managers' email.
+
+A state file that cannot be written never hides what was sent: the entry is still returned
+and shown, and the run exits 1. An email failure only changes the entry's `notification`.
+"""
+
+from __future__ import annotations
+
+from cwpublish import log
+from cwpublish.config import Config, Partner
+from cwpublish.errors import StateError
+from cwpublish.history import Entry, History
+from cwpublish.ledger import Ledger
+from cwpublish.outcome import RunResult
+
+
+class Recorder:
+    """Records each finished entry (history, ledger), then emails the managers about it."""
+
+    def __init__(self, config: Config, notify: bool):
+        self.config = config
+        self.notify = notify
+        self.history = History(config.state_dir)
+        self.ledger = Ledger(config.state_dir)
+        self.result = RunResult()
+
+    def record(self, partner: Partner, entry: Entry) -> None:
+        """Keep the entry (history, ledger) before any email; then email and note the outcome."""
+        self.result.entries.append(entry)
+        if not self.notify:
+            entry.notification = {"status": "disabled", "recipients": [], "error": "--no-email"}
+        try:
+            self.history.add(entry)
+            self.ledger.record(entry)
+        except StateError as e:
+            log.error(
+                "%s %s was published as shown, but could not be recorded: %s",
+                entry.partner,
+                entry.period,
+                e,
+            )
+            entry.warnings.append(f"not recorded in history: {e}")
+            self.result.state_error = str(e)
+        if not self.notify:
+            return
+        from cwpublish.notify import notify_publish
+
+        entry.notification = notify_publish(self.config, partner, entry.to_dict())
+        if not self.result.state_error:
+            try:
+                self.history.update(entry)
+            except StateError as e:
+                log.error("could not record the email outcome: %s", e)
+                self.result.state_error = str(e)

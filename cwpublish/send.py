@@ -1,0 +1,104 @@
+"""Sending one plan through the partner's target and turning the outcome into a history entry.
+
+The pre-flight runs first; clients whose key ConnectWise does not know are failed without being
+sent; the rest go to the target, which returns one result per record. Nothing is raised: every
+failure ends in the entry, with its kind (for advice) and the exit code outcome.py derives.
+"""
+
+from __future__ import annotations
+
+from cwpublish import log
+from cwpublish.connect import open_target, preflight
+from cwpublish.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CwpublishError, LoginRejected
+from cwpublish.history import ClientResult, Entry
+from cwpublish.outcome import finish
+from cwpublish.plan import Plan
+from cwpublish.targets.base import NOT_SENT, UNKNOWN_KEY, Progress, RecordResult, UsageRecord
+
+
+def execute(plan: Plan, progress: Progress | None = None) -> Entry:
+    """Send a plan and return the finished history entry (nothing raised)."""
+    p = plan.partner
+    entry = Entry(
+        partner=p.name,
+        mode=plan.mode,
+        initiated_by=plan.initiated_by,
+        period=str(plan.period),
+        started_at=plan.started_at,
+        site=p.connectwise.site,
+        usage_source=plan.usage_source,
+        unmapped=plan.unmapped,
+        clients=list(plan.skipped),
+    )
+    if plan.error:
+        entry.clients += plan.failed
+        return finish(entry, plan.error, plan.error_exit)
+    if not plan.to_send:
+        entry.clients += plan.failed
+        reason = "nothing to send: no selected client has usage" if plan.failed else None
+        return finish(entry, reason, EXIT_USAGE if plan.failed else EXIT_OK)
+    results, error, code = _send(plan, progress)
+    entry.clients += results + plan.failed
+    return finish(entry, error, code)
+
+
+Rows = list[ClientResult]
+
+
+def _send(plan: Plan, progress: Progress | None) -> tuple[Rows, str | None, int | None]:
+    """Pre-flight, drop unknown keys, send; (client rows, partner-level error, its exit code)."""
+
+    def fail_all(reason: str) -> list[ClientResult]:
+        return [_row(RecordResult(r, f"not sent: {reason}", NOT_SENT)) for r in plan.to_send]
+
+    try:
+        target = open_target(plan.partner)
+    except CwpublishError as e:
+        return fail_all(str(e)), str(e), e.exit_code if e.exit_code != EXIT_OK else EXIT_FAILED
+    with target:
+        try:
+            check = preflight(target)
+        except LoginRejected as e:
+            reason = (
+                f"ConnectWise rejected {e.rejected} ({e}); {e.fix} and run "
+                f"`cwpublish check-config --online --partner {plan.partner.name}`"
+            )
+            return fail_all(reason), reason, e.exit_code
+        except CwpublishError as e:
+            return fail_all(str(e)), str(e), EXIT_FAILED
+        if check.known_error:
+            log.warning(
+                "%s: could not verify Managed IDs (%s); sending anyway",
+                plan.partner.name,
+                check.known_error,
+            )
+        to_send, unknown = _split_known(target, plan.to_send, check.known)
+        sent = target.send(to_send, progress)
+    return [_row(r) for r in unknown + sent.results], sent.stopped_by, None
+
+
+def _split_known(
+    target, records: list[UsageRecord], known: set[str] | None
+) -> tuple[list[UsageRecord], list[RecordResult]]:
+    """(records to send, failed results for keys ConnectWise does not know); all if it can't say."""
+    if known is None:
+        return records, []
+    keep, unknown = [], []
+    for r in records:
+        if r.key in known:
+            keep.append(r)
+        else:
+            unknown.append(RecordResult(r, target.unknown_key_error(r.key), UNKNOWN_KEY))
+    return keep, unknown
+
+
+def _row(result: RecordResult) -> ClientResult:
+    r = result.record
+    return ClientResult(
+        r.client,
+        r.key,
+        float(r.billable_gb),
+        "failed" if result.error else "published",
+        result.error,
+        result.kind,
+    )

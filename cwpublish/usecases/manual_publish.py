@@ -1,0 +1,179 @@
+"""A manual publish: plan -> duplicate guard -> confirmation (through a callback) -> send.
+
+Backfills (--from/--to) start only when every month can run, go oldest first, and stop at the
+first month that fails entirely. A dry run plans and previews, sends and writes nothing, and
+exits as the real run would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from cwpublish.config import Config
+from cwpublish.duplicates import Duplicate, drop_duplicates, duplicate_keys, find_duplicates
+from cwpublish.errors import Aborted, InputError
+from cwpublish.outcome import RunResult, dry_run_exit_code, preview_outcome
+from cwpublish.plan import Plan, check_backfill, default_initiated_by, plan_manual, resolve_periods
+from cwpublish.targets.base import Progress
+
+
+@dataclass(frozen=True)
+class ManualRequest:
+    """What the user asked for (the `publish` options)."""
+
+    partners: tuple[str, ...] = ()
+    clients: tuple[str, ...] = ()
+    month: str | None = None
+    first: str | None = None  # --from
+    last: str | None = None  # --to
+    initiated_by: str | None = None
+    force: bool = False
+    notify: bool = True
+
+
+class Prompter(Protocol):
+    """How the use case asks the user (the CLI implements it; a script never is asked)."""
+
+    interactive: bool
+
+    def confirm_duplicates(self, duplicates: list[Duplicate]) -> bool:
+        """Publish these already-published clients again?"""
+
+    def confirm_plans(self, plans: list[Plan]) -> bool:
+        """Send these plans?"""
+
+
+@dataclass
+class DryRun:
+    """A dry run's previews (history-entry shaped), exit code, and masked request bodies."""
+
+    previews: list[dict]
+    exit_code: int
+    bodies: list[str] = field(default_factory=list)
+
+
+def _plans(config: Config, req: ManualRequest) -> tuple[list[Plan], bool]:
+    periods = resolve_periods(req.month, req.first, req.last)
+    who = req.initiated_by or default_initiated_by()
+    return plan_manual(config, req.partners, req.clients, periods, who), len(periods) > 1
+
+
+def publish_manual(
+    config: Config,
+    req: ManualRequest,
+    prompter: Prompter,
+    progress: Callable[[Plan], Progress | None] | None = None,
+) -> RunResult:
+    """Plan, guard against duplicates, confirm, send and record. Aborted if the user declines."""
+    plans, backfill = _plans(config, req)
+    if backfill:
+        check_backfill(plans)
+    duplicates = [] if req.force else find_duplicates(config.state_dir, plans)
+    if duplicates:
+        if not prompter.interactive:
+            listing = "\n".join(f"  {d}" for d in duplicates)
+            raise InputError(
+                f"{len(duplicates)} client(s) were already published for the "
+                f"period; nothing was sent. Add --force to publish them again:"
+                f"\n{listing}"
+            )
+        if not prompter.confirm_duplicates(duplicates):
+            plans = drop_duplicates(plans, duplicates)
+            if not plans:
+                raise Aborted("aborted; nothing was sent")
+    if prompter.interactive and not prompter.confirm_plans(plans):
+        raise Aborted("aborted; nothing was sent")
+    return execute_plans(config, plans, progress, req.notify, stop_on_failure=backfill)
+
+
+def execute_plans(
+    config: Config,
+    plans: list[Plan],
+    progress: Callable[[Plan], Progress | None] | None = None,
+    notify: bool = True,
+    stop_on_failure: bool = False,
+) -> RunResult:
+    """Send every plan under the lock, recording each entry as soon as it is finished.
+
+    With `stop_on_failure` (a backfill), the first publish that failed entirely stops the run;
+    the plans left are reported as not attempted.
+    """
+    from cwpublish.lock import PublishLock
+    from cwpublish.recording import Recorder
+    from cwpublish.send import execute
+
+    with PublishLock(config.state_dir):
+        recorder = Recorder(config, notify)
+        for i, plan in enumerate(plans):
+            entry = execute(plan, progress(plan) if progress else None)
+            recorder.record(plan.partner, entry)
+            if stop_on_failure and entry.status == "failed":
+                recorder.result.not_attempted = [
+                    (p.partner.name, str(p.period)) for p in plans[i + 1 :]
+                ]
+                break
+    return recorder.result
+
+
+def dry_run(config: Config, req: ManualRequest, bodies: bool = False) -> DryRun:
+    """What publish_manual would do, sending and writing nothing (`bodies`: the masked
+    request of each plan's first call, for -v)."""
+    plans, _ = _plans(config, req)
+    duplicates = [] if req.force else find_duplicates(config.state_dir, plans)
+    previews = [preview(plan, duplicate_keys(duplicates, plan)) for plan in plans]
+    result = DryRun(previews, dry_run_exit_code(previews, bool(duplicates)))
+    if bodies:
+        from cwpublish.targets import target_class
+
+        result.bodies = [
+            target_class(p.partner.connectwise.api).preview(p.partner, p.to_send)
+            for p in plans
+            if p.to_send
+        ]
+    return result
+
+
+def preview(plan: Plan, duplicates: set[str]) -> dict:
+    """What a plan would do, shaped like a history entry (for --dry-run and its --json)."""
+    clients = [
+        {
+            "name": r.client,
+            "managed_id": r.key,
+            "billable_gb": float(r.billable_gb),
+            "status": "duplicate" if r.key in duplicates else "would-publish",
+            "error": "already published for this period; needs --force"
+            if r.key in duplicates
+            else None,
+        }
+        for r in plan.to_send
+    ]
+    clients += [
+        {
+            "name": c.name,
+            "managed_id": c.managed_id,
+            "billable_gb": c.billable_gb,
+            "status": "failed",
+            "error": c.error,
+        }
+        for c in plan.failed
+    ]
+    sending = sum(1 for c in clients if c["status"] == "would-publish")
+    status, code = preview_outcome(
+        sending, len(clients) - sending, plan.error_exit if plan.error else None
+    )
+    return {
+        "partner": plan.partner.name,
+        "mode": plan.mode,
+        "initiated_by": plan.initiated_by,
+        "period": str(plan.period),
+        "site": plan.partner.connectwise.site,
+        "dry_run": True,
+        "status": status,
+        "exit_code": code,
+        "error": plan.error,
+        "usage_source": plan.usage_source,
+        "clients": clients,
+        "unmapped": plan.unmapped,
+    }

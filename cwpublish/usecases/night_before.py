@@ -1,0 +1,36 @@
+"""The night before a partner's day: run the pre-flight and warn the managers once if
+tomorrow's automatic publish would fail (login, setup, unknown clients)."""
+
+from __future__ import annotations
+
+from cwpublish import log
+from cwpublish.config import Config, Partner
+from cwpublish.errors import CwpublishError
+from cwpublish.preflight import online_checks
+from cwpublish.schedule import Decision
+
+
+def warn_if_tomorrow_fails(config: Config, partner: Partner, tomorrow: Decision, notify: bool):
+    """Check what tomorrow's run would publish; warn on stderr and (once) by email."""
+    problems = [c.message for c in online_checks(partner, selected_only=True) if c.status == "fail"]
+    if not problems:
+        log.info("%s: pre-flight for tomorrow's publish passed", partner.name)
+        return
+    log.warning(
+        "%s: tomorrow's automatic publish (%s) would fail: %s",
+        partner.name,
+        tomorrow.period,
+        "; ".join(problems),
+    )
+    if not notify or config.smtp is None or not partner.managers:
+        return
+    from cwpublish.notify import preflight_message, send
+
+    assert tomorrow.run_date is not None
+    try:
+        send(
+            config.smtp,
+            preflight_message(config, partner, tomorrow.run_date, str(tomorrow.period), problems),
+        )
+    except CwpublishError as e:
+        log.warning("%s: the pre-flight warning email was not sent: %s", partner.name, e)
