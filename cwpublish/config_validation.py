@@ -25,106 +25,20 @@ from cwpublish.config import (
     default,
     default_state_dir,
 )
+from cwpublish.config_fields import CONTROL_RE, FieldReader, join, kind
 from cwpublish.errors import ConfigError
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-_PLAIN_KEY_RE = re.compile(r"^[\w.-]+$")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # never valid in XML text or a one-line message
 _EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
-# --- validation ------------------------------------------------------------------------------
-
-_MISSING = object()
 
 
-class Validator:
-    """Walks the parsed YAML, collecting problems with their paths."""
+class Validator(FieldReader):
+    """Walks the parsed YAML into the config dataclasses, collecting problems with paths."""
 
     def __init__(self, path: Path, trusted_clients: bool = False):
-        self.path = path
+        super().__init__(path)
         self.trusted_clients = trusted_clients  # this exact text's clients validated before
-        self.base_dir = path.resolve().parent
-        self.problems: list[str] = []
-        self.warnings: list[str] = []
-
-    def fail(self, where: str, message: str) -> None:
-        self.problems.append(f"{where}: {message}" if where else message)
-
-    def mapping(self, value: Any, where: str, allowed: set[str], required: tuple = ()) -> dict:
-        if not isinstance(value, dict):
-            self.fail(where or "(top level)", f"must be a mapping, got {_kind(value)}")
-            return {}
-        for key in value:
-            if key not in allowed:
-                import difflib
-
-                hint = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-                extra = f" (did you mean '{hint[0]}'?)" if hint else ""
-                shown = str(key) if _PLAIN_KEY_RE.match(str(key)) else repr(key)
-                self.fail(_join(where, shown), f"unknown key{extra}")
-        for key in required:
-            if value.get(key) is None:
-                self.fail(_join(where, key), "is required")
-        return value
-
-    def string(self, m: dict, key: str, where: str, default: Any = _MISSING) -> Any:
-        value = m.get(key)
-        if value is None:
-            return None if default is _MISSING else default
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            self.fail(_join(where, key), f"must be a string, got {_kind(value)}")
-            return None if default is _MISSING else default
-        text = str(value).strip()
-        if not text:
-            self.fail(_join(where, key), "must not be empty")
-        elif _CONTROL_RE.search(text):
-            self.fail(_join(where, key), f"must not contain control characters, got {text!r}")
-            return None
-        return text
-
-    def integer(
-        self, m: dict, key: str, where: str, default: int | None, lo: int, hi: int
-    ) -> int | None:
-        value = m.get(key)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            self.fail(_join(where, key), f"must be {lo}-{hi}, got {value!r}")
-            return default
-        return value
-
-    def number(self, m: dict, key: str, where: str, default: float) -> float:
-        value = m.get(key)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 3600:
-            self.fail(_join(where, key), f"must be a number of seconds (0-3600], got {value!r}")
-            return default
-        return float(value)
-
-    def boolean(self, m: dict, key: str, where: str, default: bool) -> bool:
-        value = m.get(key, default)
-        if not isinstance(value, bool):
-            self.fail(_join(where, key), f"must be true or false, got {value!r}")
-            return default
-        return value
-
-    def file(self, m: dict, key: str, where: str) -> str | None:
-        """An existing file, relative to the config's folder; its absolute path."""
-        value = self.string(m, key, where)
-        if not value:
-            return None
-        path = self.base_dir / os.path.expanduser(value)
-        if not path.is_file():
-            self.fail(_join(where, key), f"file not found: {path}")
-        return str(path)
-
-    def choice(self, m: dict, key: str, where: str, choices: tuple[str, ...], default: str) -> str:
-        value = m.get(key, default)
-        if value not in choices:
-            self.fail(_join(where, key), f"must be one of {', '.join(choices)}, got {value!r}")
-            return default
-        return value
 
     # -- sections --
 
@@ -144,7 +58,7 @@ class Validator:
         partners: list[Partner] = []
         raw_partners = top.get("partners")
         if raw_partners is not None and not isinstance(raw_partners, list):
-            self.fail("partners", f"must be a list, got {_kind(raw_partners)}")
+            self.fail("partners", f"must be a list, got {kind(raw_partners)}")
         elif isinstance(raw_partners, list):
             if not raw_partners:
                 self.fail("partners", "must list at least one partner")
@@ -182,7 +96,7 @@ class Validator:
         port = self.integer(m, "port", where, SMTP_DEFAULT_PORTS[security], 1, 65535)
         sender = self.string(m, "sender", where)
         if sender and "@" not in sender:
-            self.fail(_join(where, "sender"), f"must be an email address, got {sender!r}")
+            self.fail(join(where, "sender"), f"must be an email address, got {sender!r}")
         host = self.string(m, "host", where)
         if not host or not sender:
             return None
@@ -205,22 +119,22 @@ class Validator:
         )
         name = self.string(m, "name", where)
         if name and not _NAME_RE.match(name):
-            self.fail(_join(where, "name"), f"use letters, digits, '-' and '_' only, got {name!r}")
+            self.fail(join(where, "name"), f"use letters, digits, '-' and '_' only, got {name!r}")
         cw = (
-            self.connectwise(m["connectwise"], _join(where, "connectwise"))
+            self.connectwise(m["connectwise"], join(where, "connectwise"))
             if m.get("connectwise") is not None
             else None
         )
         schedule = (
-            self.schedule(m["schedule"], _join(where, "schedule"))
+            self.schedule(m["schedule"], join(where, "schedule"))
             if m.get("schedule") is not None
             else None
         )
         usage = (
-            self.usage(m["usage"], _join(where, "usage")) if m.get("usage") is not None else None
+            self.usage(m["usage"], join(where, "usage")) if m.get("usage") is not None else None
         )
-        managers = self.managers(m.get("managers"), _join(where, "managers"))
-        clients = self.clients(m.get("clients"), _join(where, "clients"))
+        managers = self.managers(m.get("managers"), join(where, "managers"))
+        clients = self.clients(m.get("clients"), join(where, "clients"))
         if not (name and cw and usage) or clients is None:
             return None
         return Partner(name, cw, usage, clients, managers, schedule)
@@ -231,7 +145,7 @@ class Validator:
 
         api = raw.get("api", DEFAULT_API) if isinstance(raw, dict) else DEFAULT_API
         if api not in SETTINGS:
-            self.fail(_join(where, "api"), f"must be one of {', '.join(SETTINGS)}, got {api!r}")
+            self.fail(join(where, "api"), f"must be one of {', '.join(SETTINGS)}, got {api!r}")
             api = DEFAULT_API
         target = settings_module(api)
         m = self.mapping(raw, where, _CONNECTWISE_KEYS | target.KEYS, ("site", "company_id"))
@@ -243,7 +157,7 @@ class Validator:
         )
         if values["site"]:
             values["site"] = self.site(
-                values["site"], _join(where, "site"), insecure, target.SECRET_LABEL
+                values["site"], join(where, "site"), insecure, target.SECRET_LABEL
             )
         common = {
             "ca_bundle": self.file(m, "ca_bundle", where),
@@ -294,7 +208,7 @@ class Validator:
         tz = self.string(m, "timezone", where)
         if tz and not _valid_timezone(tz):
             self.fail(
-                _join(where, "timezone"),
+                join(where, "timezone"),
                 f"unknown time zone {tz!r} (use an IANA name such as America/New_York)",
             )
         catch_up = self.integer(
@@ -302,7 +216,7 @@ class Validator:
         )
         ping_url = self.string(m, "ping_url", where)
         if ping_url and urlsplit(ping_url).scheme not in ("http", "https"):
-            self.fail(_join(where, "ping_url"), f"must be an http(s) URL, got {ping_url!r}")
+            self.fail(join(where, "ping_url"), f"must be an http(s) URL, got {ping_url!r}")
         period = self.choice(
             m, "period", where, ("current", "previous"), default(Schedule, "period")
         )
@@ -329,7 +243,7 @@ class Validator:
             location.format(year=2026, month=1)
         except (KeyError, IndexError, ValueError) as e:
             self.fail(
-                _join(where, kind),
+                join(where, kind),
                 f"bad placeholder ({e}); use {{year}} and {{month}} or {{month:02d}}",
             )
             return None
@@ -347,7 +261,7 @@ class Validator:
         if raw is None:
             return ()
         if not isinstance(raw, list):
-            self.fail(where, f"must be a list of email addresses, got {_kind(raw)}")
+            self.fail(where, f"must be a list of email addresses, got {kind(raw)}")
             return ()
         for i, item in enumerate(raw):
             if not isinstance(item, str) or not _EMAIL_RE.match(item.strip()):
@@ -382,8 +296,8 @@ class Validator:
                         and managed_id
                         and folded_name not in names
                         and folded_id not in ids
-                        and not _CONTROL_RE.search(name)
-                        and not _CONTROL_RE.search(managed_id)
+                        and not CONTROL_RE.search(name)
+                        and not CONTROL_RE.search(managed_id)
                     ):
                         names[folded_name] = ids[folded_id] = i
                         clients.append(Client(name, managed_id, publish))
@@ -422,20 +336,6 @@ _CONNECTWISE_KEYS = {
     "retry_max_seconds",
     "parallel_requests",
 }
-
-
-def _join(where: str, key: str) -> str:
-    return f"{where}.{key}" if where else key
-
-
-def _kind(value: Any) -> str:
-    return {
-        dict: "a mapping",
-        list: "a list",
-        str: "a string",
-        bool: "a boolean",
-        type(None): "nothing",
-    }.get(type(value), type(value).__name__)
 
 
 def _is_loopback(host: str) -> bool:

@@ -30,7 +30,7 @@ def exit_code_of(status: str, partner_code: int | None) -> int:
 
     A partner-level "unreachable" (1) that still let some clients through is a partial (3).
     """
-    if partner_code is None or (partner_code in (EXIT_OK, EXIT_FAILED) and status != "failed"):
+    if partner_code in (None, EXIT_OK) or (partner_code == EXIT_FAILED and status != "failed"):
         return _EXIT_OF_STATUS[status]
     return partner_code
 

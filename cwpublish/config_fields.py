@@ -1,0 +1,116 @@
+"""Typed reads of config values (string, integer, seconds, choice, file...), each problem
+collected with its path instead of raised, so one run reports them all."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+_PLAIN_KEY_RE = re.compile(r"^[\w.-]+$")
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # never valid in XML text or a one-line message
+_MISSING = object()
+
+
+class FieldReader:
+    """Reads typed values out of parsed YAML mappings, collecting problems with their paths."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.base_dir = path.resolve().parent
+        self.problems: list[str] = []
+        self.warnings: list[str] = []
+
+    def fail(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}" if where else message)
+
+    def mapping(self, value: Any, where: str, allowed: set[str], required: tuple = ()) -> dict:
+        if not isinstance(value, dict):
+            self.fail(where or "(top level)", f"must be a mapping, got {kind(value)}")
+            return {}
+        for key in value:
+            if key not in allowed:
+                import difflib
+
+                hint = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+                extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+                shown = str(key) if _PLAIN_KEY_RE.match(str(key)) else repr(key)
+                self.fail(join(where, shown), f"unknown key{extra}")
+        for key in required:
+            if value.get(key) is None:
+                self.fail(join(where, key), "is required")
+        return value
+
+    def string(self, m: dict, key: str, where: str, default: Any = _MISSING) -> Any:
+        value = m.get(key)
+        if value is None:
+            return None if default is _MISSING else default
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            self.fail(join(where, key), f"must be a string, got {kind(value)}")
+            return None if default is _MISSING else default
+        text = str(value).strip()
+        if not text:
+            self.fail(join(where, key), "must not be empty")
+        elif CONTROL_RE.search(text):
+            self.fail(join(where, key), f"must not contain control characters, got {text!r}")
+            return None
+        return text
+
+    def integer(
+        self, m: dict, key: str, where: str, default: int | None, lo: int, hi: int
+    ) -> int | None:
+        value = m.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            self.fail(join(where, key), f"must be {lo}-{hi}, got {value!r}")
+            return default
+        return value
+
+    def number(self, m: dict, key: str, where: str, default: float) -> float:
+        value = m.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 3600:
+            self.fail(join(where, key), f"must be a number of seconds (0-3600], got {value!r}")
+            return default
+        return float(value)
+
+    def boolean(self, m: dict, key: str, where: str, default: bool) -> bool:
+        value = m.get(key, default)
+        if not isinstance(value, bool):
+            self.fail(join(where, key), f"must be true or false, got {value!r}")
+            return default
+        return value
+
+    def file(self, m: dict, key: str, where: str) -> str | None:
+        """An existing file, relative to the config's folder; its absolute path."""
+        value = self.string(m, key, where)
+        if not value:
+            return None
+        path = self.base_dir / os.path.expanduser(value)
+        if not path.is_file():
+            self.fail(join(where, key), f"file not found: {path}")
+        return str(path)
+
+    def choice(self, m: dict, key: str, where: str, choices: tuple[str, ...], default: str) -> str:
+        value = m.get(key, default)
+        if value not in choices:
+            self.fail(join(where, key), f"must be one of {', '.join(choices)}, got {value!r}")
+            return default
+        return value
+
+
+def join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def kind(value: Any) -> str:
+    return {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        type(None): "nothing",
+    }.get(type(value), type(value).__name__)

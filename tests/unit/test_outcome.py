@@ -1,0 +1,70 @@
+"""Status and exit code derivation: one place, real runs and dry runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from cwpublish.history import ClientResult, Entry
+from cwpublish.outcome import (
+    RunResult,
+    dry_run_exit_code,
+    exit_code_of,
+    finish,
+    preview_outcome,
+    status_of,
+)
+
+
+@pytest.mark.parametrize(
+    ("published", "failed", "status"),
+    [(3, 0, "success"), (0, 0, "success"), (2, 1, "partial"), (0, 2, "failed")],
+)
+def test_status_of(published, failed, status):
+    assert status_of(published, failed) == status
+
+
+@pytest.mark.parametrize(
+    ("status", "partner_code", "code"),
+    [
+        ("success", None, 0),
+        ("partial", None, 3),
+        ("failed", None, 1),
+        ("failed", 12, 12),  # login rejected keeps its own code
+        ("failed", 2, 2),  # usage or credentials
+        ("partial", 1, 3),  # unreachable mid-way, but some got through
+        ("failed", 1, 1),
+        ("failed", 0, 1),
+    ],
+)
+def test_exit_code_of(status, partner_code, code):
+    assert exit_code_of(status, partner_code) == code
+
+
+def entry(*statuses: str) -> Entry:
+    e = Entry("acme", "manual", "me", "2026-11", "t", "https://cw")
+    e.clients = [ClientResult(f"C{i}", f"K{i}", 1.0, s) for i, s in enumerate(statuses)]
+    return e
+
+
+def test_finish_sets_status_code_error_and_time():
+    e = finish(entry("published", "failed", "skipped"), None, None)
+    assert (e.status, e.exit_code, e.error) == ("partial", 3, None) and e.finished_at
+    e = finish(entry("failed"), "ConnectWise rejected the login", 12)
+    assert (e.status, e.exit_code, e.error) == ("failed", 12, "ConnectWise rejected the login")
+
+
+def test_dry_run_outcome():
+    assert preview_outcome(2, 0, None) == ("success", 0)
+    assert preview_outcome(1, 1, None) == ("partial", 3)
+    assert preview_outcome(0, 2, None) == ("failed", 2)  # nothing to send: fix the input
+    assert preview_outcome(0, 2, 12) == ("failed", 12)
+    assert dry_run_exit_code([{"exit_code": 0}], duplicates=True) == 2
+    assert dry_run_exit_code([{"exit_code": 0}, {"exit_code": 3}], duplicates=False) == 3
+
+
+def test_run_result_status_and_worst_code():
+    assert RunResult().status == "nothing-due" and RunResult().exit_code == 0
+    run = RunResult([finish(entry("published"), None, None), finish(entry("failed"), "x", 12)])
+    assert run.status == "partial" and run.exit_code == 12
+    run = RunResult([finish(entry("published"), None, None)], state_error="disk full")
+    assert run.status == "success" and run.exit_code == 1
