@@ -37,7 +37,7 @@ MAX_ERROR_TEXT = 300
 
 
 def bundled_wsdl() -> str:
-    return str(resources.files("cwpublish") / "wsdl" / "ManagedDeviceApi.wsdl")
+    return str(resources.files(__package__) / "wsdl" / "ManagedDeviceApi.wsdl")
 
 
 class ConnectWiseClient:
