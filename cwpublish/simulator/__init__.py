@@ -1,4 +1,4 @@
-"""A local ConnectWise Managed Device API: rehearse a configuration, and run the tests.
+"""A local ConnectWise site: rehearse a configuration, and run the tests.
 
 A real HTTP server on loopback that serves the WSDL and answers GetManagementItSetupsName,
 GetManagedGroup and UpdateManagedDevices with ConnectWise's rules, from a small YAML file of
@@ -7,6 +7,23 @@ ManagedDevice's fields in sequence order, as ASP.NET's XmlSerializer does, so a 
 of order is ignored. An UpdateManagedDevices call with any bad device applies none of them
 (the source document: a wrong Managed ID means the usage is not published).
 
+A tenant with a `rest` key also answers the PSA REST API v3.0, strictly
+(shared/reference/connectwise-rest-api.md): GET /login/companyinfo/{companyId} (no auth), then
+under /{codebase}apis/3.0 with Basic "{companyId}+{publicKey}:{privateKey}", a registered
+clientId header and Accept application/json or application/vnd.connectwise.com+json;
+version=X: GET /system/info; GET lists (page, pageSize <= 1000, conditions, fields, orderBy,
+Link header, pagination-type: forward-only with pageId), /count and /{id} of
+/company/companies, /company/configurations, /company/configurations/types,
+/finance/agreements, /finance/agreements/{id}/additions and /procurement/catalog;
+POST and PATCH (JSON Patch) /company/configurations[/{id}] and
+/finance/agreements/{id}/additions[/{id}]. Errors are JSON {"code", "message", "errors"?}.
+REST data keys (under the tenant; `companies` gain identifier, status, deleted):
+rest: {codebase, public_key, private_key, client_ids, versions, permissions (company, finance,
+procurement, system), configuration_types, catalog [{identifier, description, inactive}],
+agreements [{company, name, type, status, start_date, end_date, additions [{product, quantity,
+bill_customer, status}]}], configurations [{company, type, name, device_identifier,
+backup_billable_space_gb, backup_year, backup_month}]}.
+
     python -m cwpublish.simulator serve --data examples/simulator.yaml --port 8765
     python -m cwpublish.simulator show --url http://127.0.0.1:8765
 
@@ -14,7 +31,11 @@ Control endpoints (JSON): GET /_sim/state, POST /_sim/faults (a list of fault ru
 POST /_sim/reset. A fault rule: {"operation": "UpdateManagedDevices", "times": 2, "after": 0,
 "http_status": 503 | "soap_fault": "text" | "result_text": "text" | "html": true,
 "delay": 0.5, "drop": true, "retry_after": 1, "raw": "<xml/>", "huge_mib": 20}.
-GET / shows the "Configuration tab" of every company.
+For REST, "operation" is the start of "METHOD /path-after-apis/3.0" (case-insensitive), e.g.
+{"operation": "PATCH /company/configurations", "http_status": 429, "retry_after": 1}; REST
+answers http_status with a JSON error, raw as text/plain (status http_status, default 200),
+html as a 502 page; a rule without "operation" matches SOAP and REST requests alike.
+GET / shows the "Configuration tab" of every company, then the REST side's records.
 """
 
 from cwpublish.simulator.server import (

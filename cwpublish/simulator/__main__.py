@@ -12,14 +12,17 @@ from cwpublish.simulator.server import SimulatorServer, format_configuration_tab
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m cwpublish.simulator", description="A local ConnectWise Managed Device API"
+        prog="python -m cwpublish.simulator",
+        description="A local ConnectWise site: Managed Device API (SOAP) and REST API v3.0",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the simulator until interrupted")
     serve.add_argument("--data", required=True, help="YAML file of tenants and companies")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765, help="0 picks a free port")
-    serve.add_argument("--latency-ms", type=float, default=0, help="added to every SOAP answer")
+    serve.add_argument(
+        "--latency-ms", type=float, default=0, help="added to every SOAP and REST answer"
+    )
     serve.add_argument("--port-file", help="write the chosen port here once listening")
     serve.add_argument("--certfile", help="serve HTTPS with this certificate (PEM)...")
     serve.add_argument("--keyfile", help="...and this private key (PEM)")
@@ -43,7 +46,11 @@ def main(argv: list[str] | None = None) -> int:
 
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(args.certfile, args.keyfile)
-    server = SimulatorServer(data, args.host, args.port, tls)
+    try:
+        server = SimulatorServer(data, args.host, args.port, tls)
+    except ValueError as e:  # the data file breaks a rule (e.g. a REST reference to nothing)
+        print(f"error: {args.data}: {e}", file=sys.stderr)
+        return 2
     if args.port_file:
         Path(args.port_file).write_text(str(server.httpd.server_address[1]))
     print(f"ConnectWise simulator listening on {server.url}", file=sys.stderr, flush=True)

@@ -10,9 +10,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 
+from cwpublish.simulator.rest_http import (
+    format_rest_tab,
+    handle_rest,
+    is_rest_path,
+    render_rest_tab,
+)
 from cwpublish.simulator.site import NS, SOAP_NS, SimulatedConnectWise, SoapFault
 
 MAX_BODY = 64 * 1024 * 1024
+# ConnectWise's WSDL, as the SOAP target bundles it (the simulator serves it at ?wsdl)
+WSDL_DIR = resources.files("cwpublish.targets.connectwise_soap") / "wsdl"
 
 
 def _response(operation: str, payload: str) -> bytes:
@@ -59,7 +67,7 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.server.sim
         if self.path.lower().endswith("?wsdl"):
             location = f"http://{self.headers.get('Host')}{self.path.split('?')[0]}"
-            wsdl = (resources.files("cwpublish") / "wsdl" / "ManagedDeviceApi.wsdl").read_text()
+            wsdl = (WSDL_DIR / "ManagedDeviceApi.wsdl").read_text()
             wsdl = wsdl.replace(
                 "https://connectwise.invalid/v4_6_release/apis/2.0/ManagedDeviceApi.asmx",
                 html.escape(location),
@@ -71,6 +79,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(
                 200, render_configuration_tab(sim.state()).encode(), "text/html; charset=utf-8"
             )
+        elif is_rest_path(self.path):
+            handle_rest(self, b"")
         else:
             self._send(404, b"not found", "text/plain")
 
@@ -90,8 +100,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, b"{}", "application/json")
         elif self.path.lower().endswith(".asmx"):
             self._soap(sim, raw)
+        elif is_rest_path(self.path):
+            handle_rest(self, raw)
         else:
             self._send(404, b"not found", "text/plain")
+
+    def do_PATCH(self) -> None:  # noqa: N802 - REST only; elsewhere http.server's own 501
+        if not is_rest_path(self.path):
+            self.send_error(501, f"Unsupported method ({self.command!r})")
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self._send(413, b"too large", "text/plain")
+            return
+        handle_rest(self, self.rfile.read(length))
+
+    do_PUT = do_DELETE = do_PATCH
 
     def _soap(self, sim: SimulatedConnectWise, raw: bytes) -> None:
         started = time.perf_counter()
@@ -178,6 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # a burst of connections (REST clients keep 8 in flight) waits
     sim: SimulatedConnectWise
 
 
@@ -221,7 +246,8 @@ def render_configuration_tab(state: dict) -> str:
         "<!doctype html><html><head><meta charset='utf-8'><title>ConnectWise simulator"
         "</title></head><body><h1>Configuration tab (Backup Stats)</h1><table border='1'>"
         "<tr><th>Company ID</th><th>Company</th><th>Managed ID</th><th>Billable Space (GB)"
-        f"</th><th>Year</th><th>Month</th><th>Received</th></tr>{rows}</table></body></html>"
+        f"</th><th>Year</th><th>Month</th><th>Received</th></tr>{rows}</table>"
+        f"{render_rest_tab(state)}</body></html>"
     )
 
 
@@ -239,4 +265,5 @@ def format_configuration_tab(state: dict) -> str:
             )
     if len(lines) == 1:
         lines.append("(nothing received yet)")
-    return "\n".join(lines)
+    rest = format_rest_tab(state)  # the REST v3.0 side, when a tenant answers REST
+    return "\n".join(lines) + (f"\n\n{rest}" if rest else "")

@@ -12,6 +12,8 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from cwpublish.simulator.rest_site import RestSite
+
 NS = "http://connectwise.com"
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 
@@ -119,6 +121,7 @@ class SimulatedConnectWise:
             self.requests: list[dict] = []
             self.faults: list[dict] = []
             self.busy_seconds = 0.0
+            self.rest = RestSite(self.tenants.values())  # REST v3.0 data (rest_site.py)
 
     def state(self) -> dict:
         with self.lock:
@@ -128,12 +131,18 @@ class SimulatedConnectWise:
                 "faults": list(self.faults),
                 "request_count": len(self.requests),
                 "busy_seconds": round(self.busy_seconds, 6),
+                "rest": self.rest.state(),
             }
 
-    def take_fault(self, operation: str) -> dict | None:
+    def take_fault(self, operation: str, prefix: bool = False) -> dict | None:
+        """The first rule for `operation` still due (SOAP: equal; REST, prefix: its start)."""
         with self.lock:
             for rule in self.faults:
-                if rule.get("operation") not in (None, operation):
+                wanted = rule.get("operation")
+                if wanted not in (None, operation) and not (
+                    prefix and isinstance(wanted, str) and operation.lower().startswith(
+                        wanted.lower())
+                ):
                     continue
                 if rule.get("after", 0) > 0:  # let this many matching requests through first
                     rule["after"] -= 1
