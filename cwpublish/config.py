@@ -65,11 +65,14 @@ class UsageSource:
 
 @dataclass(frozen=True)
 class Client:
-    """An rCloud client mapped to a ConnectWise Managed ID."""
+    """An rCloud client mapped to its ConnectWise key (the Managed ID; over REST, by default,
+    the company identifier)."""
 
     name: str
     managed_id: str
     publish: bool = True
+    company: str | None = None  # REST: the ConnectWise company identifier
+    agreement: str | None = None  # REST agreement_addition: the agreement's name, if several
 
 
 @dataclass(frozen=True)
@@ -151,19 +154,27 @@ def load_config(path: Path) -> Config:
     cache = _ParseCache(path, text)
     data = cache.load()
     trusted = data is not None
+    written: dict[int, dict[str, str]] = {}
     if data is None:
-        data = _parse_yaml(path, text)
+        data, written = _parse_yaml(path, text)
     from cwpublish.config_validation import Validator
 
-    config = Validator(path, trusted_clients=trusted).config(data)
+    config = Validator(path, trusted_clients=trusted, written=written).config(data)
     if not trusted:
         cache.store(data)
     return config
 
 
-def _parse_yaml(path: Path, text: str) -> Any:
+def _parse_yaml(path: Path, text: str) -> tuple[Any, dict[int, dict[str, str]]]:
+    """The data of the YAML text, and the source text of its non-string scalars.
+
+    The second item maps id(mapping) -> {key: the value as written} for every value YAML read as
+    something other than a string (`0123`, `yes`, `2026-01-05`), so that an error can quote
+    what the user wrote rather than what YAML made of it (83, True, a date).
+    """
+    loader = _Loader(text)
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        return loader.get_single_data(), loader.written
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -174,6 +185,8 @@ def _parse_yaml(path: Path, text: str) -> Any:
         ) from None
     except yaml.YAMLError as e:
         raise ConfigError(str(path), [f"YAML error: {str(e).splitlines()[0]}"]) from None
+    finally:
+        loader.dispose()
 
 
 class _ParseCache:
@@ -184,12 +197,16 @@ class _ParseCache:
     written only after the text validated, and is used only for exactly the same text
     (SHA-256), so the cache can save time but never change a decision. Everything that depends
     on more than the text (files, time zones, environment) is still validated every time.
+    The digest covers FORMAT too, so entries written under older validation rules (which
+    let `managed_id: 1001` through as a number) are never trusted.
     """
+
+    FORMAT = "2"  # bump whenever validation rules change what may be cached
 
     def __init__(self, path: Path, text: str):
         from urllib.parse import quote
 
-        self.digest = _sha256(text.encode("utf-8"))
+        self.digest = _sha256(f"cwpublish-config/{self.FORMAT}\n{text}".encode())
         folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cwpublish"
         self.path = folder / f"config-{quote(str(path.resolve()), safe='')[-150:]}.json"
 
@@ -203,14 +220,33 @@ class _ParseCache:
             return None
 
     def store(self, data: Any) -> None:
+        """Keep `data` only if JSON gives back exactly the same values of the same types.
+
+        JSON cannot hold everything YAML can (dates, non-string keys, NaN), and a cached value
+        that differed from a fresh parse would make the second run decide differently from the
+        first; such data is simply not cached.
+        """
         import contextlib
+        import json
 
         from cwpublish.errors import StateError
         from cwpublish.state_files import write_json
 
-        # An unwritable cache, or data that JSON cannot hold (YAML dates), just means no cache.
-        with contextlib.suppress(StateError, TypeError, ValueError):
-            write_json(self.path, {"sha256": self.digest, "data": data})
+        # An unwritable cache, or data that JSON cannot hold, just means no cache.
+        with contextlib.suppress(StateError, TypeError, ValueError, RecursionError):
+            if _same(json.loads(json.dumps(data, allow_nan=False)), data):
+                write_json(self.path, {"sha256": self.digest, "data": data})
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal and of the same types all the way down (1, 1.0 and True are not the same)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(type(k) is str and _same(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(_same, a, b))
+    return a == b
 
 
 def _sha256(data: bytes) -> str:
@@ -227,13 +263,60 @@ def _sha256(data: bytes) -> str:
     return sha256(data).hexdigest()
 
 
-# --- YAML loading: safe, C-accelerated when libyaml is present, duplicate keys refused -------
+# --- YAML loading: safe, C-accelerated when libyaml is present, duplicate keys and aliases
+# refused, the source text of non-string values kept ----------------------------------------
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 class _Loader(_Base):  # type: ignore[misc,valid-type]
-    """SafeLoader that refuses duplicate keys (an ambiguous file is an error, not a guess)."""
+    """SafeLoader that refuses duplicate keys and aliases (an ambiguous file is an error).
+
+    Aliases (`*name`) are refused outright: a configuration has no need for them, and nested
+    aliases ("billion laughs") make a few hundred bytes expand into billions of values for
+    whatever walks the data (validation, the parse cache).
+    """
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.source = stream
+        self.written: dict[int, dict[str, str]] = {}  # id(mapping) -> {key: text as written}
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        """Refuse a node reached twice (an alias) before building anything from the tree."""
+        _refuse_aliases(self.source, node)
+        return super().construct_document(node)
+
+
+def _refuse_aliases(source: str, root: yaml.Node) -> None:
+    """ConstructorError at the first alias if any node of the tree is shared (walked once)."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            mark = _first_alias_mark(source) or node.start_mark
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                "aliases (*name) are not allowed in a configuration; write the value out",
+                mark,
+            )
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                stack += (key_node, value_node)
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+
+
+def _first_alias_mark(source: str) -> Any:
+    """Where the first `*alias` is (parsed again only on this error path)."""
+    for event in yaml.parse(source, Loader=_Base):
+        if isinstance(event, yaml.AliasEvent):
+            return event.start_mark
+    return None
 
 
 def _construct_mapping(loader: Any, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -246,7 +329,17 @@ def _construct_mapping(loader: Any, node: yaml.MappingNode, deep: bool = False) 
                     None, None, f"duplicate key {key!r}", key_node.start_mark
                 )
             seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+    mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+    written = {
+        key_node.value: value_node.value
+        for key_node, value_node in node.value
+        if isinstance(key_node, yaml.ScalarNode)
+        and isinstance(value_node, yaml.ScalarNode)
+        and value_node.tag != _STR_TAG
+    }
+    if written:
+        loader.written[id(mapping)] = written
+    return mapping
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)

@@ -11,16 +11,20 @@ from typing import Any
 _PLAIN_KEY_RE = re.compile(r"^[\w.-]+$")
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # never valid in XML text or a one-line message
 _MISSING = object()
+# a format spec for an int in a usage path: fill/align, sign, zero, width (bounded), d
+_INT_SPEC_RE = re.compile(r"^(?:[^{}]?[<>=^])?[+ -]?0?[0-9]{0,2}d?$")
 
 
 class FieldReader:
     """Reads typed values out of parsed YAML mappings, collecting problems with their paths."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, written: dict[int, dict[str, str]] | None = None):
         self.path = path
         self.base_dir = path.resolve().parent
         self.problems: list[str] = []
         self.warnings: list[str] = []
+        # id(mapping) -> {key: source text} of values YAML read as non-strings (config.py)
+        self.written = written or {}
 
     def fail(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}" if where else message)
@@ -43,13 +47,26 @@ class FieldReader:
         return value
 
     def string(self, m: dict, key: str, where: str, default: Any = _MISSING) -> Any:
+        """Text exactly as written: a value YAML read as a number, boolean or date is refused.
+
+        Converting it back would guess: `managed_id: 0123` is the number 83 to YAML, `1_000`
+        is 1000, `yes` is True; the user's text is gone, so they are asked to quote it.
+        """
         value = m.get(key)
         if value is None:
             return None if default is _MISSING else default
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            self.fail(join(where, key), f"must be a string, got {kind(value)}")
+        if not isinstance(value, str):
+            if isinstance(value, (dict, list)):
+                self.fail(join(where, key), f"must be a string, got {kind(value)}")
+            else:
+                shown = self.as_written(m, key)
+                self.fail(
+                    join(where, key),
+                    f"must be text: quote it, e.g. {key}: {_quoted(shown)} "
+                    f"(YAML reads {shown} as {kind(value)})",
+                )
             return None if default is _MISSING else default
-        text = str(value).strip()
+        text = value.strip()
         if not text:
             self.fail(join(where, key), "must not be empty")
         elif CONTROL_RE.search(text):
@@ -101,6 +118,50 @@ class FieldReader:
             return default
         return value
 
+    def as_written(self, m: dict, key: str) -> str:
+        """The value of `key` as the file has it (not as YAML converted it)."""
+        text = self.written.get(id(m), {}).get(key)
+        if text is not None:
+            return text
+        value = m.get(key)
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _quoted(text: str) -> str:
+    """`text` as a double-quoted YAML scalar."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def placeholder_problem(location: str) -> str | None:
+    """Why `location` is not a plain template of {year} and {month}, or None if it is.
+
+    Only the names year and month, no conversion (!r), no attribute or index ({year.real},
+    {month[0]}), and a short integer format spec ({month:02d}): anything else would crash or
+    reach into Python objects when the path is formatted.
+    """
+    import string
+
+    try:
+        fields = list(string.Formatter().parse(location))
+    except ValueError as e:  # a lone { or }
+        return f"{e}; write {{{{ and }}}} for literal braces"
+    for _, name, spec, conversion in fields:
+        if name is None:
+            continue
+        suffix = (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+        shown = "{" + name + suffix + "}"
+        if name not in ("year", "month"):
+            return f"unknown placeholder {shown}"
+        if conversion:
+            return f"{shown}: no !{conversion} conversion"
+        if spec and not _INT_SPEC_RE.match(spec):
+            return f"{shown}: format spec {spec!r} is not a short number format"
+        try:
+            format(2026, spec)
+        except ValueError as e:
+            return f"{shown}: {e}"
+    return None
+
 
 def join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
@@ -112,5 +173,7 @@ def kind(value: Any) -> str:
         list: "a list",
         str: "a string",
         bool: "a boolean",
+        int: "a number",
+        float: "a number",
         type(None): "nothing",
-    }.get(type(value), type(value).__name__)
+    }.get(type(value), "a date" if hasattr(value, "isoformat") else type(value).__name__)

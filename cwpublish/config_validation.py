@@ -25,19 +25,24 @@ from cwpublish.config import (
     default,
     default_state_dir,
 )
-from cwpublish.config_fields import CONTROL_RE, FieldReader, join, kind
+from cwpublish.config_fields import CONTROL_RE, FieldReader, join, kind, placeholder_problem
 from cwpublish.errors import ConfigError
+from cwpublish.targets import DEFAULT_API
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 
-
 class Validator(FieldReader):
     """Walks the parsed YAML into the config dataclasses, collecting problems with paths."""
 
-    def __init__(self, path: Path, trusted_clients: bool = False):
-        super().__init__(path)
+    def __init__(
+        self,
+        path: Path,
+        trusted_clients: bool = False,
+        written: dict[int, dict[str, str]] | None = None,
+    ):
+        super().__init__(path, written)
         self.trusted_clients = trusted_clients  # this exact text's clients validated before
 
     # -- sections --
@@ -98,6 +103,13 @@ class Validator(FieldReader):
         if sender and "@" not in sender:
             self.fail(join(where, "sender"), f"must be an email address, got {sender!r}")
         host = self.string(m, "host", where)
+        username = self.string(m, "username", where)
+        if security == "none" and username and host and not _is_loopback(host):
+            self.fail(
+                join(where, "security"),
+                f"none would send the SMTP password of {username!r} to {host!r} in clear; "
+                "use starttls or ssl (none with a username is only for a loopback host)",
+            )
         if not host or not sender:
             return None
         return Smtp(
@@ -105,7 +117,7 @@ class Validator(FieldReader):
             sender=sender,
             port=port or SMTP_DEFAULT_PORTS[security],
             security=security,
-            username=self.string(m, "username", where),
+            username=username,
             timeout=self.number(m, "timeout", where, default(Smtp, "timeout")),
             ca_bundle=self.file(m, "ca_bundle", where),
         )
@@ -134,7 +146,9 @@ class Validator(FieldReader):
             self.usage(m["usage"], join(where, "usage")) if m.get("usage") is not None else None
         )
         managers = self.managers(m.get("managers"), join(where, "managers"))
-        clients = self.clients(m.get("clients"), join(where, "clients"))
+        clients = self.clients(
+            m.get("clients"), join(where, "clients"), cw.api if cw else DEFAULT_API
+        )
         if not (name and cw and usage) or clients is None:
             return None
         return Partner(name, cw, usage, clients, managers, schedule)
@@ -239,23 +253,32 @@ class Validator(FieldReader):
         location = self.string(m, kind, where)
         if not location:
             return None
-        try:
-            location.format(year=2026, month=1)
-        except (KeyError, IndexError, ValueError) as e:
+        problem = placeholder_problem(location)
+        if problem:
             self.fail(
                 join(where, kind),
-                f"bad placeholder ({e}); use {{year}} and {{month}} or {{month:02d}}",
+                f"bad placeholder ({problem}); use {{year}} and {{month}} or {{month:02d}}",
             )
             return None
         return UsageSource(kind, location, self.base_dir)
 
-    def client(self, item: Any, at: str) -> Client | None:
+    def client(self, item: Any, at: str, api: str = "soap") -> Client | None:
         """A client entry with every problem reported (the slow path of clients())."""
-        m = self.mapping(item, at, _CLIENT_KEYS, ("name", "managed_id"))
+        rest = api == "rest"
+        required = ("name", "company") if rest else ("name", "managed_id")
+        m = self.mapping(item, at, _CLIENT_KEYS, required)
         name = self.string(m, "name", at)
-        managed_id = self.string(m, "managed_id", at)
+        company = self.string(m, "company", at)
+        agreement = self.string(m, "agreement", at)
+        managed_id = self.string(m, "managed_id", at) or (company if rest else None)
         publish = self.boolean(m, "publish", at, default(Client, "publish"))
-        return Client(name, managed_id, publish) if name and managed_id else None
+        if not rest:
+            for key in ("company", "agreement"):
+                if m.get(key) is not None:
+                    self.fail(join(at, key), "only with connectwise.api: rest")
+        if not (name and managed_id):
+            return None
+        return Client(name, managed_id, publish, company, agreement)
 
     def managers(self, raw: Any, where: str) -> tuple[str, ...]:
         if raw is None:
@@ -268,41 +291,30 @@ class Validator(FieldReader):
                 self.fail(f"{where}[{i}]", f"must be an email address, got {item!r}")
         return tuple(str(x).strip() for x in raw)
 
-    def clients(self, raw: Any, where: str) -> tuple[Client, ...] | None:
+    def clients(self, raw: Any, where: str, api: str = "soap") -> tuple[Client, ...] | None:
         if raw is None:
             return None
         if not isinstance(raw, list) or not raw:
             self.fail(where, "must be a non-empty list of {name, managed_id}")
             return None
         if self.trusted_clients:  # only names, IDs and flags: nothing outside the text
-            return tuple(
-                Client(c["name"].strip(), c["managed_id"].strip(), c.get("publish", True))
-                for c in raw
-            )
+            trusted = _trusted_clients(raw, api)
+            if trusted is not None:  # else: validated in full below, as a fresh parse would be
+                return trusted
         clients: list[Client] = []
         names: dict[str, int] = {}
         ids: dict[str, int] = {}
         for i, item in enumerate(raw):
             # Fast path for the common well-formed entry: this loop runs for every client on
             # every run, the nightly no-op included.
-            if type(item) is dict and item.keys() <= _CLIENT_KEYS:
-                name, managed_id = item.get("name"), item.get("managed_id")
-                publish = item.get("publish", True)
-                if type(name) is str and type(managed_id) is str and type(publish) is bool:
-                    name, managed_id = name.strip(), managed_id.strip()
-                    folded_name, folded_id = name.casefold(), managed_id.casefold()
-                    if (
-                        name
-                        and managed_id
-                        and folded_name not in names
-                        and folded_id not in ids
-                        and not CONTROL_RE.search(name)
-                        and not CONTROL_RE.search(managed_id)
-                    ):
-                        names[folded_name] = ids[folded_id] = i
-                        clients.append(Client(name, managed_id, publish))
-                        continue
-            client = self.client(item, f"{where}[{i}]")
+            quick = _plain_client(item, api)
+            if quick:
+                folded_name, folded_id = quick.name.casefold(), quick.managed_id.casefold()
+                if folded_name not in names and folded_id not in ids:
+                    names[folded_name] = ids[folded_id] = i
+                    clients.append(quick)
+                    continue
+            client = self.client(item, f"{where}[{i}]", api)
             if client is None:
                 continue
             for key, seen, label in (
@@ -322,7 +334,8 @@ class Validator(FieldReader):
         return tuple(clients)
 
 
-_CLIENT_KEYS = {"name", "managed_id", "publish"}
+_CLIENT_KEYS = {"name", "managed_id", "publish", "company", "agreement"}
+
 # connectwise keys of every API; each target adds its own (targets/<name>/settings.py KEYS)
 _CONNECTWISE_KEYS = {
     "api",
@@ -336,6 +349,54 @@ _CONNECTWISE_KEYS = {
     "retry_max_seconds",
     "parallel_requests",
 }
+
+
+def _trusted_clients(raw: list, api: str) -> tuple[Client, ...] | None:
+    """The clients of cached data that validated before; None if any entry is not of the
+    validated shape (a cache written otherwise), so that it is validated in full instead.
+
+    Only type checks: this runs for every client on the nightly no-op, within its time budget.
+    """
+    clients = []
+    for c in raw:
+        if type(c) is not dict:
+            return None
+        client = _plain_client(c, api)
+        if client is None:
+            return None
+        clients.append(client)
+    return tuple(clients)
+
+
+def _plain_client(item: Any, api: str = "soap") -> Client | None:
+    """The Client of a well-formed entry (text name and ID, a boolean flag), else None.
+
+    The one shape both fast paths accept; anything else goes through Validator.client, which
+    reports it. Never converts: a number where text belongs is not plain.
+    """
+    if type(item) is not dict or not item.keys() <= _CLIENT_KEYS:
+        return None
+    company = agreement = None
+    if api == "rest":
+        company, agreement = item.get("company"), item.get("agreement")
+        if type(company) is not str or (agreement is not None and type(agreement) is not str):
+            return None
+        company = company.strip()
+        agreement = agreement.strip() if agreement is not None else None
+        if not company or CONTROL_RE.search(company) or (
+            agreement is not None and (not agreement or CONTROL_RE.search(agreement))
+        ):
+            return None
+    elif "company" in item or "agreement" in item:
+        return None
+    name, managed_id = item.get("name"), item.get("managed_id", company)
+    publish = item.get("publish", True)
+    if type(name) is not str or type(managed_id) is not str or type(publish) is not bool:
+        return None
+    name, managed_id = name.strip(), managed_id.strip()
+    if not name or not managed_id or CONTROL_RE.search(name) or CONTROL_RE.search(managed_id):
+        return None
+    return Client(name, managed_id, publish, company, agreement)
 
 
 def _is_loopback(host: str) -> bool:

@@ -68,6 +68,14 @@ def get_secret(key: str, what: str, set_hint: str) -> str:
     value = _call("get_password", key)
     if not value:
         raise CredentialsError(f"{what} is not in the keyring; run `{set_hint}`")
+    problem = control_character(value)
+    if problem:  # stored by an older version, or by another tool
+        raise CredentialsError(
+            f"{what} in the keyring contains {problem} and cannot be sent; run `{set_hint}`"
+        )
+    from cwpublish.redaction import register
+
+    register(value)  # masked from here on in every output, log, history and email
     return value
 
 
@@ -77,9 +85,30 @@ def has_secret(key: str) -> bool:
 
 
 def set_secret(key: str, value: str) -> None:
+    """Store a secret; CredentialsError for one that could never be sent.
+
+    A control character (a line break, ESC, NUL...) cannot go into an HTTP header, a SOAP
+    body or an SMTP login, so such a password would make every later publish fail; it is
+    almost always a paste or terminal accident. Spaces are fine.
+    """
     if not value:
         raise CredentialsError("refusing to store an empty password")
+    problem = control_character(value)
+    if problem:
+        raise CredentialsError(
+            f"refusing to store a password containing {problem}; "
+            "type or pipe it again without line breaks or escape keys"
+        )
     _call("set_password", key, value)
+
+
+def control_character(value: str) -> str | None:
+    """'a control character (U+001B)' for the first one in `value`, else None (never the
+    value itself)."""
+    from cwpublish.config_fields import CONTROL_RE
+
+    found = CONTROL_RE.search(value)
+    return f"a control character (U+{ord(found.group()):04X})" if found else None
 
 
 def delete_secret(key: str) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cwpublish.ledger import Ledger
 from cwpublish.plan import Plan
+from cwpublish.state_keys import state_key
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,9 @@ def find_duplicates(state_dir: Path, plans: list[Plan]) -> list[Duplicate]:
     ledger = Ledger(state_dir)
     found = []
     for plan in plans:
+        key = state_key(plan.partner)
         for r in plan.to_send:
-            newest = ledger.last(plan.partner.name, str(plan.period), r.key)
+            newest = ledger.last(key, str(plan.period), r.key)
             if newest:
                 mode, last = newest
                 found.append(

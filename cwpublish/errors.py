@@ -12,6 +12,8 @@ EXIT_USAGE = 2  # bad configuration, usage data, option, or missing credentials
 EXIT_PARTIAL = 3  # some clients published, some failed
 EXIT_LOCKED = 11  # another publish holds the lock
 EXIT_LOGIN = 12  # ConnectWise rejected the login or the Management IT Name
+EXIT_SIGINT = 130  # interrupted by Ctrl-C (SIGINT); what was sent is recorded
+EXIT_SIGTERM = 143  # interrupted by SIGTERM; what was sent is recorded
 
 EXIT_CODES = {
     EXIT_OK: "all selected clients published, or nothing was due",
@@ -20,10 +22,15 @@ EXIT_CODES = {
     EXIT_PARTIAL: "partial: some clients published, some failed",
     EXIT_LOCKED: "another publish holds the lock",
     EXIT_LOGIN: "ConnectWise rejected the integrator login or the Management IT Name",
+    EXIT_SIGINT: "interrupted by Ctrl-C: requests in flight finished, the rest not sent; recorded",
+    EXIT_SIGTERM: "interrupted by SIGTERM: as 130",
 }
 
 # When several partners end differently, the run exits with the most severe code.
-_SEVERITY = [EXIT_OK, EXIT_PARTIAL, EXIT_FAILED, EXIT_USAGE, EXIT_LOGIN, EXIT_LOCKED]
+_SEVERITY = [
+    EXIT_OK, EXIT_PARTIAL, EXIT_FAILED, EXIT_USAGE, EXIT_LOGIN, EXIT_LOCKED, EXIT_SIGTERM,
+    EXIT_SIGINT,
+]
 
 
 def worst_exit_code(codes: list[int]) -> int:
@@ -75,6 +82,10 @@ class ConnectWiseError(CwpublishError):
         transient: bool = False,
         retry_after: float | None = None,
     ):
+        from cwpublish.redaction import redact
+        from cwpublish.sanitize import one_line
+
+        message = one_line(redact(message))  # a server's text: one line, no secret
         self.operation = operation
         self.message = message
         self.kind = kind  # transport | http | fault | response

@@ -3,13 +3,19 @@
 `history.json` (with one file per entry under `history/`) keeps the ten newest operations per
 partner, as the source document's Publish History. Per-client "was it published" memory that
 outlives ten entries is the ledger (ledger.py).
+
+Both files are shape-checked where they are read (index_problem, entry_problem): a damaged
+entry file is moved aside (its summary in the index is shown instead), and a damaged index is
+moved aside and rebuilt from the entry files, so the history survives a broken index.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from cwpublish.state_files import read_json, write_json
 
@@ -76,9 +82,24 @@ class History:
         self.folder = state_dir / "history"
 
     def _index(self) -> list[dict]:
-        data = read_json(self.path, {"version": 2, "entries": []})
-        entries = data.get("entries", []) if isinstance(data, dict) else []
-        return [e for e in entries if isinstance(e, dict) and "id" in e and "partner" in e]
+        data = read_json(self.path, {"version": 2, "entries": []}, index_problem, self._rebuild)
+        return data["entries"]
+
+    def _rebuild(self) -> dict:
+        """The index made again from the entry files (a damaged index was moved aside)."""
+        entries = []
+        for path in sorted(self.folder.glob("*.json")):
+            entry = read_json(path, None, lambda data, p=path: entry_problem(data, p.stem))
+            if entry is not None:
+                entries.append(summarize(entry))
+        entries.sort(key=_started, reverse=True)
+        per_partner: dict[str, int] = {}
+        kept = []
+        for e in entries:
+            per_partner[e["partner"]] = per_partner.get(e["partner"], 0) + 1
+            if per_partner[e["partner"]] <= HISTORY_PER_PARTNER:
+                kept.append(e)
+        return {"version": 2, "entries": kept}
 
     def entries(self, partner: str | None = None, full: bool = False) -> list[dict]:
         """Newest first; summaries (with `counts`), or `full` entries with their clients."""
@@ -92,7 +113,7 @@ class History:
     def add(self, entry: Entry) -> None:
         data = entry.to_dict()
         write_json(self._entry_path(entry.id), data)
-        index = [summarize(data), *self._index()]
+        index = [summarize(data), *(e for e in self._index() if e["id"] != entry.id)]
         del data
         kept: list[dict] = []
         per_partner: dict[str, int] = {}
@@ -117,8 +138,9 @@ class History:
         return self.folder / f"{''.join(c for c in str(entry_id) if c.isalnum())}.json"
 
     def _full(self, summary: dict) -> dict:
-        entry = read_json(self._entry_path(summary["id"]), None)
-        if not isinstance(entry, dict):  # lost or damaged: the summary is all there is
+        path = self._entry_path(summary["id"])
+        entry = read_json(path, None, lambda data: entry_problem(data, path.stem))
+        if entry is None:  # lost or damaged (moved aside): the summary is all there is
             entry = {
                 **summary,
                 "clients": [],
@@ -141,3 +163,79 @@ def summarize(entry: dict) -> dict:
     summary = {k: v for k, v in entry.items() if k != "clients"}
     summary["counts"] = count_by_status(entry["clients"])
     return summary
+
+
+_TEXT = ("id", "partner", "mode", "initiated_by", "period", "started_at", "site", "status")
+_TEXT_OR_NULL = ("finished_at", "error", "usage_source")
+
+
+def index_problem(data: Any) -> str | None:
+    """What is wrong with history.json's JSON ({"version", "entries": [summaries]}), or None."""
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+        return 'expected {"version": 2, "entries": [...]}'
+    for i, e in enumerate(data["entries"]):
+        problem = entry_problem(e)
+        if problem:
+            return f"entries[{i}]: {problem}"
+    return None
+
+
+def entry_problem(e: Any, file_id: str | None = None) -> str | None:
+    """What is wrong with one entry (a summary; with `file_id`, a full entry file whose ID must
+    match its file name), or None. Only what readers rely on is required."""
+    if not isinstance(e, dict):
+        return f"expected an object, got {type(e).__name__}"
+    for name in _TEXT:
+        if not isinstance(e.get(name), str):
+            return f"{name!r} missing" if name not in e else f"{name!r}: expected text"
+    if not e["id"].isalnum() or (file_id is not None and e["id"] != file_id):
+        return f"'id': {e['id']!r} is not this entry's ID"
+    for name in _TEXT_OR_NULL:
+        if not isinstance(e.get(name), str | None):
+            return f"{name!r}: expected text or null"
+    if not _is_int(e.get("exit_code", 0)):
+        return "'exit_code': expected a number"
+    if not isinstance(e.get("notification"), dict | None):
+        return "'notification': expected an object or null"
+    warnings = e.get("warnings", [])
+    if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
+        return "'warnings': expected a list of texts"
+    counts = e.get("counts", {})
+    if not isinstance(counts, dict) or not all(_is_int(n) for n in counts.values()):
+        return "'counts': expected numbers by status"
+    unmapped = e.get("unmapped", [])
+    if not isinstance(unmapped, list) or not all(
+        isinstance(u, dict) and isinstance(u.get("client"), str) and _is_gb(u.get("billable_gb"))
+        for u in unmapped
+    ):
+        return "'unmapped': expected [{client, billable_gb}]"
+    if file_id is not None or "clients" in e:
+        clients = e.get("clients")
+        if not isinstance(clients, list):
+            return "'clients': expected a list"
+        for i, c in enumerate(clients):
+            if not (
+                isinstance(c, dict)
+                and all(isinstance(c.get(k), str) for k in ("name", "managed_id", "status"))
+                and all(isinstance(c.get(k), str | None) for k in ("error", "kind"))
+                and (c.get("billable_gb") is None or _is_gb(c["billable_gb"]))
+            ):
+                return f"clients[{i}]: expected {{name, managed_id, billable_gb, status, error}}"
+    return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_gb(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _started(summary: dict) -> datetime:
+    """When an entry started, for ordering (an unreadable time sorts last)."""
+    try:
+        when = datetime.fromisoformat(summary["started_at"])
+        return when if when.tzinfo else when.astimezone()
+    except ValueError:
+        return datetime.min.replace(tzinfo=datetime.now().astimezone().tzinfo)

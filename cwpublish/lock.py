@@ -2,20 +2,27 @@
 
 The kernel drops an flock when its process dies (kill -9, reboot), so a lock left by a dead
 process is taken over without any clean-up step. The file names the holder for the message.
+
+The lock is taken before anything is sent, so it also proves the state_dir usable first: the
+directory is made private (state_files.ensure_dir), and the lock file is opened with O_NOFOLLOW
+and must be a regular file of its own (a symlink or hard link planted there would otherwise be
+truncated, clobbering its target). Any problem is a StateDirError (exit 2, nothing sent).
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
+import stat
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
 from cwpublish.errors import LockHeld
-from cwpublish.state_files import ensure_dir
+from cwpublish.state_files import StateDirError, ensure_dir, refuse_link
 
 
 class PublishLock:
@@ -27,7 +34,7 @@ class PublishLock:
 
     def __enter__(self) -> PublishLock:
         ensure_dir(self.path.parent)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = _open(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -52,6 +59,26 @@ class PublishLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+def _open(path: Path) -> int:
+    """The lock file's descriptor: created 0600, never through a link, always 0600."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise refuse_link(path) from None
+        raise StateDirError(f"state_dir {path.parent} is not writable ({e.strerror})") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_uid != os.geteuid():
+        os.close(fd)
+        raise StateDirError(
+            f"{path} is not a plain file of this user (a link or another user's file?); "
+            "remove it"
+        )
+    if stat.S_IMODE(st.st_mode) != 0o600:
+        os.fchmod(fd, 0o600)
+    return fd
 
 
 def _holder(fd: int) -> str:

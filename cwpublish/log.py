@@ -54,7 +54,9 @@ def _get() -> Any:
 
             def emit(self, record: logging.LogRecord) -> None:
                 prefix = {"WARNING": "warning: ", "ERROR": "error: "}.get(record.levelname, "")
-                sys.stderr.write(f"cwpublish: {prefix}{record.getMessage()}\n")
+                from cwpublish.redaction import redact
+
+                sys.stderr.write(f"cwpublish: {prefix}{redact(record.getMessage())}\n")
 
         _logger = logging.getLogger("cwpublish")
         _logger.handlers[:] = [Stderr()]

@@ -39,10 +39,13 @@ def notify_publish(config: Config, partner: Partner, entry: dict) -> dict:
 
 
 def subject_for(entry: dict) -> str:
+    """The subject line: one line whatever the texts in the entry (a header must be)."""
+    from cwpublish.sanitize import one_line
+
     head = f"[cwpublish] {entry['partner']} {entry['period']}"
     if entry["status"] == "failed":
-        return f"{head} FAILED: {short_reason(entry)}"
-    return f"{head}: {summary(entry)}"
+        return one_line(f"{head} FAILED: {short_reason(entry)}", 200)
+    return one_line(f"{head}: {summary(entry)}", 200)
 
 
 def publish_message(config: Config, partner: Partner, entry: dict):
@@ -111,9 +114,9 @@ def local_time(iso: str | None, tz) -> str:
 def _message(
     config: Config, partner: Partner, subject: str, template: str, context: dict[str, Any]
 ):
-    text = render(config, f"{template}.txt", context)
-    html = render(config, f"{template}.html", context)
-    return build_message(config, partner, subject, text, html)
+    text = redact(render(config, f"{template}.txt", context))
+    html = redact(render(config, f"{template}.html", context))
+    return build_message(config, partner, redact(subject), text, html)
 
 
 def build_message(config: Config, partner: Partner, subject: str, text: str, html: str):

@@ -68,11 +68,14 @@ class RunResult:
     entries: list[Entry] = field(default_factory=list)
     not_attempted: list[tuple[str, str]] = field(default_factory=list)  # (partner, period)
     state_error: str | None = None  # the history or ledger could not be written
+    interrupted: int | None = None  # 130/143: a signal stopped the run
 
     @property
     def exit_code(self) -> int:
         codes = [e.exit_code for e in self.entries]
-        return worst_exit_code(codes + ([EXIT_FAILED] if self.state_error else []))
+        codes += [EXIT_FAILED] if self.state_error else []
+        codes += [self.interrupted] if self.interrupted else []
+        return worst_exit_code(codes)
 
     @property
     def status(self) -> str:

@@ -38,7 +38,11 @@ def table(
     right: tuple[int, ...] = (),
 ) -> str:
     """Rows aligned under headers; `status_col` is coloured by its value."""
-    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    from cwpublish.redaction import redact
+    from cwpublish.sanitize import one_line
+
+    # Cells hold text from outside (usage names, fault texts): one line, no control characters.
+    cells = [[("" if v is None else one_line(redact(str(v)))) for v in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
 
     def line(values: list[str], is_header: bool = False) -> str:
@@ -113,14 +117,23 @@ def entry_text(entry: dict, colour: bool = False) -> str:
     note = entry.get("notification")
     if note and note.get("status") != "disabled":
         lines.append(f"email: {_notification_text(note)}")
+    outcome = f"{entry['partner']} {entry['period']}: {summary(entry)}"
     return "\n".join(
         [
-            paint(head, "bold", colour),
+            paint(_line(head), "bold", colour),
             body,
-            paint(f"{entry['partner']} {entry['period']}: {summary(entry)}", status_colour, colour),
-            *lines,
+            paint(_line(outcome), status_colour, colour),
+            *map(_line, lines),
         ]
     )
+
+
+def _line(text: str) -> str:
+    """A line of output built from recorded texts: one line, no control character, no secret."""
+    from cwpublish.redaction import redact
+    from cwpublish.sanitize import one_line
+
+    return one_line(redact(text))
 
 
 def plan_text(partner: str, period: str, site: str, rows: list[list[Any]]) -> str:

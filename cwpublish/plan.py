@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from cwpublish import credentials, log
 from cwpublish.config import Client, Config, Partner
@@ -19,6 +19,7 @@ from cwpublish.targets.base import NO_USAGE, NOT_SENT, UsageRecord
 from cwpublish.usage import describe_source, read_usage
 
 MAX_BACKFILL_MONTHS = 60
+_FURTHEST_AHEAD = timezone(timedelta(hours=14))  # Line Islands: the first to reach a new month
 
 
 @dataclass
@@ -77,36 +78,57 @@ def partner_period(partner: Partner, now: datetime | None = None) -> Period:
     return default_period(today, previous)
 
 
-def resolve_periods(
-    month: str | None, first: str | None, last: str | None, today: date | None = None
-) -> list[Period | None]:
-    """The periods of --month or --from/--to, oldest first; [None] means each partner's default.
+def partner_month(partner: Partner, now: datetime | None = None) -> Period:
+    """The calendar month it is now for the partner, in its time zone (None: the machine's)."""
+    tz = zone(partner.timezone)
+    return Period.of((now or datetime.now(tz)).astimezone(tz).date())
 
-    A month in the future is refused: its usage is not final and it would bill ahead.
+
+class Periods(list):
+    """What resolve_periods returns: the periods, oldest first ([None]: each partner's default),
+    with the options that named the first and last month (for messages) and whether the end
+    was left open (--from without --to: up to each partner's own current month)."""
+
+    first_option: str = "--month"
+    last_option: str = "--month"
+    open_end: bool = False
+
+
+def resolve_periods(
+    month: str | None, first: str | None, last: str | None, now: datetime | None = None
+) -> Periods:
+    """The periods of --month or --from/--to, parsed; nothing is judged against a partner yet.
+
+    "The future" depends on the partner's time zone, so it is checked per partner
+    (check_not_future, in plan_manual and the report); here only a month that is in the future
+    everywhere on Earth is refused, and an open end (--from alone) reaches the newest month any
+    zone is in, which plan_manual trims per partner.
     """
-    now = Period.of(today or date.today())
+    latest = Period.of((now or datetime.now(UTC)).astimezone(_FURTHEST_AHEAD).date())
 
     def parse(option: str, text: str) -> Period:
         try:
             period = Period.parse(text)
         except ValueError as e:
             raise InputError(f"{option}: {e}") from None
-        if period > now:
+        if period > latest:
             raise InputError(f"{option}: {period} is in the future")
         return period
 
     if month and (first or last):
         raise InputError("--month cannot be combined with --from/--to")
     if month:
-        return [parse("--month", month)]
+        return Periods([parse("--month", month)])
     if last and not first:
         raise InputError("--to needs --from (the first month of the backfill)")
     if not first:
-        return [None]
-    start, end = parse("--from", first), parse("--to", last) if last else now
+        return Periods([None])
+    start, end = parse("--from", first), parse("--to", last) if last else latest
     if start > end:
         raise InputError(f"--from {start} is after --to {end}")
-    periods = [start]
+    periods = Periods([start])
+    periods.first_option, periods.last_option = "--from", "--to" if last else "--from"
+    periods.open_end = not last
     while periods[-1] < end:
         periods.append(periods[-1].next())
     if len(periods) > MAX_BACKFILL_MONTHS:
@@ -114,6 +136,24 @@ def resolve_periods(
             f"--from/--to: {len(periods)} months; at most {MAX_BACKFILL_MONTHS} at once"
         )
     return periods
+
+
+def check_not_future(
+    partner: Partner, period: Period, option: str, now: datetime | None = None
+) -> None:
+    """InputError if `period` is after the partner's current month in its time zone.
+
+    A month in the future is refused: its usage is not final and it would bill ahead. The
+    partner's zone decides, not the machine's: at 13:00 UTC on 30 April it is already May in
+    Auckland but still April in London.
+    """
+    current = partner_month(partner, now)
+    if period > current:
+        where = partner.timezone or "the machine's time zone"
+        raise InputError(
+            f"{option}: {period} is in the future for partner {partner.name} "
+            f"(it is {current} in {where})"
+        )
 
 
 def select_clients(partner: Partner, wanted: Iterable[str]) -> list[Client]:
@@ -197,12 +237,28 @@ def plan_manual(
     periods: list[Period | None],
     initiated_by: str,
 ) -> list[Plan]:
-    """Plans for a manual publish, oldest period first; every usage source is read up front."""
+    """Plans for a manual publish, oldest period first; every usage source is read up front.
+
+    Each partner's months are judged in its own time zone before anything is read: a month
+    after its current month is refused, except past an open end (--from alone), where that
+    partner's backfill simply stops at its current month.
+    """
     partners = pick_partners(config, partner_names)
     check_client_names(partners, client_names)
+    now = datetime.now(UTC)
+    current = {p.name: partner_month(p, now) for p in partners}
+    named = [p for p in periods if p is not None]
+    if named:
+        options = periods if isinstance(periods, Periods) else Periods(named)
+        for partner in partners:
+            check_not_future(partner, named[0], options.first_option, now)
+            if not options.open_end:
+                check_not_future(partner, named[-1], options.last_option, now)
     plans = []
     for period in periods:
         for partner in partners:
+            if period is not None and period > current[partner.name]:
+                continue  # past the open end, in this partner's zone
             clients = select_clients(partner, client_names)
             if clients:
                 plans.append(
@@ -215,6 +271,25 @@ def plan_manual(
             "no clients selected: every client has `publish: false`; name them with --client"
         )
     return plans
+
+
+def check_period_rule(plans: list[Plan], force: bool) -> None:
+    """InputError for a plan whose target holds one value, not one per month (a REST agreement
+    addition), when its period is not the partner's current one: publishing October's GB in
+    November would overwrite what November's invoice bills. --force overrides."""
+    from cwpublish.targets import settings_module
+
+    if force:
+        return
+    for plan in plans:
+        rule = getattr(settings_module(plan.partner.connectwise.api), "single_period", None)
+        reason = rule(plan.partner.connectwise) if rule else None
+        current = partner_period(plan.partner)
+        if reason and plan.period != current:
+            raise InputError(
+                f"{plan.partner.name}: {reason}, so only its current period {current} is "
+                f"published; {plan.period} would replace it (add --force if that is intended)"
+            )
 
 
 def check_backfill(plans: list[Plan]) -> None:

@@ -58,4 +58,9 @@ def online_checks(partner: Partner, selected_only: bool = False) -> list[Check]:
             )
         else:
             checks.append(Check("ok", name, f"all {len(clients)} {label}s exist in ConnectWise"))
+        known = [c.managed_id for c in clients if c.managed_id in found.known]
+        problems = target.client_problems(known)
+        if problems:
+            listing = "; ".join(f"{key}: {why}" for key, why in problems.items())
+            checks.append(Check("fail", name, f"would fail: {listing}", EXIT_USAGE))
         return checks

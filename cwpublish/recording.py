@@ -12,6 +12,7 @@ from cwpublish.errors import StateError
 from cwpublish.history import Entry, History
 from cwpublish.ledger import Ledger
 from cwpublish.outcome import RunResult
+from cwpublish.state_keys import state_key
 
 
 class Recorder:
@@ -23,6 +24,26 @@ class Recorder:
         self.history = History(config.state_dir)
         self.ledger = Ledger(config.state_dir)
         self.result = RunResult()
+        self._close_killed_runs()
+
+    def _close_killed_runs(self) -> None:
+        """History entries for runs that were killed mid-publish (their journals remain)."""
+        from cwpublish import journal
+
+        for entry in journal.leftovers(self.config.state_dir):
+            log.warning(
+                "%s %s: a publish started %s was killed before it finished; recorded as "
+                "interrupted (its unanswered clients are sent again by the next publish)",
+                entry.partner,
+                entry.period,
+                entry.started_at,
+            )
+            try:
+                self.history.add(entry)
+            except StateError as e:
+                log.error("could not record the interrupted publish: %s", e)
+                continue
+            journal.end(self.config.state_dir, entry.id)
 
     def record(self, partner: Partner, entry: Entry) -> None:
         """Keep the entry (history, ledger) before any email; then email and note the outcome."""
@@ -31,7 +52,10 @@ class Recorder:
             entry.notification = {"status": "disabled", "recipients": [], "error": "--no-email"}
         try:
             self.history.add(entry)
-            self.ledger.record(entry)
+            self.ledger.record(entry, state_key(partner))
+            from cwpublish import journal
+
+            journal.end(self.config.state_dir, entry.id)
         except StateError as e:
             log.error(
                 "%s %s was published as shown, but could not be recorded: %s",

@@ -1,10 +1,71 @@
-"""Masking secrets in text that came back from a server or a library, before anyone sees it."""
+"""Masking secrets in any text that leaves the process: output, logs, history, emails.
+
+Every secret cwpublish reads (credentials.py) is registered here, and every exit point masks
+all of them, in every form a server or library may echo one: as is, trimmed, XML/HTML-escaped,
+JSON-escaped, URL-encoded, and inside a Basic authorization header.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 MASK = "********"
+_known: set[str] = set()
 
 
-def redact(text: str, secret: str | None) -> str:
-    """`text` with every occurrence of `secret` masked."""
-    return text.replace(secret, MASK) if secret else text
+def register(secret: str | None) -> None:
+    """Remember a secret so that every later redact() masks it."""
+    if secret:
+        _known.add(secret)
+
+
+def forget_all() -> None:
+    """Forget every registered secret (a new run in the same process: the tests)."""
+    _known.clear()
+
+
+def forms(secret: str) -> set[str]:
+    """The ways `secret` can appear in an echo of a request."""
+    import base64
+    import html
+    import json
+    from urllib.parse import quote, quote_plus
+
+    found = {
+        secret,
+        secret.strip(),
+        html.escape(secret, quote=False),
+        html.escape(secret, quote=True),
+        secret.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
+        json.dumps(secret)[1:-1],
+        quote(secret, safe=""),
+        quote_plus(secret),
+        base64.b64encode(secret.encode()).decode(),
+    }
+    return {f for f in found if len(f) >= 4}
+
+
+def redact(text: str, secret: str | None = None) -> str:
+    """`text` with `secret` and every registered secret masked, in all their forms."""
+    secrets = set(_known)
+    if secret:
+        secrets.add(secret)
+    if not secrets or not text:
+        return text
+    for form in sorted({f for s in secrets for f in forms(s)}, key=len, reverse=True):
+        if form in text:
+            text = text.replace(form, MASK)
+    return text
+
+
+def scrub(value: Any) -> Any:
+    """redact() applied to every string inside dicts and lists (a history entry, JSON)."""
+    if not _known:
+        return value
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    return value

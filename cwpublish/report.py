@@ -1,37 +1,53 @@
 """The usage report support sends partners when publishing is impossible (source document FAQ).
 
-Per client: name, Managed ID, billable GB, period, and whether it reached ConnectWise according
-to the ledger. As CSV or HTML, to a file or stdout, or emailed to the partner's managers.
+Per client: name, Managed ID, billable GB, period, whether it reached ConnectWise according
+to the ledger, and the value ConnectWise last received (which may differ from today's usage).
+As CSV or HTML, to a file or stdout, or emailed to the partner's managers.
+
+Names come from the usage data, i.e. from outside: control characters are shown escaped in
+every format, and CSV text cells that a spreadsheet would run as a formula are neutralised.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
 
 from cwpublish.config import Config, Partner
 from cwpublish.ledger import Ledger
 from cwpublish.output import table
 from cwpublish.period import Period
+from cwpublish.state_keys import state_key
 from cwpublish.usage import read_usage
 
-FIELDS = ["client", "managed_id", "billable_gb", "period", "in_connectwise"]
+# Scripts read the CSV by position too: new columns go at the end, never in between.
+FIELDS = ["client", "managed_id", "billable_gb", "period", "in_connectwise", "in_connectwise_gb"]
+NUMERIC = {"billable_gb", "in_connectwise_gb"}  # written as plain numbers, never neutralised
+# C0/C1 controls, DEL, line/paragraph separators, bidi overrides and isolates
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # OWASP CSV injection
 
 
 def build(config: Config, partner: Partner, period: Period) -> dict:
     """The report's rows: every configured client, then usage rows with no client."""
     usage = read_usage(partner.usage, period)
-    ledger = Ledger(config.state_dir)
+    ledger, key = Ledger(config.state_dir), state_key(partner)
     rows = []
     for c in partner.clients:
-        found = ledger.last(partner.name, str(period), c.managed_id)
+        found = ledger.last(key, str(period), c.managed_id)
+        gb = usage.rows.get(c.name)
+        sent = _gb(found[1].get("billable_gb")) if found else None
         if found:
             mode, last = found
             reached = f"yes, {last.get('at')} ({mode}, by {last.get('by')})"
+            if gb is not None and sent is not None and sent != gb:
+                reached += f" (different: ConnectWise has {sent:.2f} GB)"
         else:
             reached = "no"
-        gb = usage.rows.get(c.name)
         rows.append(
             {
                 "client": c.name,
@@ -39,6 +55,7 @@ def build(config: Config, partner: Partner, period: Period) -> dict:
                 "billable_gb": "" if gb is None else f"{gb:.2f}",
                 "period": str(period),
                 "in_connectwise": reached if gb is not None else f"{reached} (no usage row)",
+                "in_connectwise_gb": "" if sent is None else f"{sent:.2f}",
             }
         )
     configured = {c.name for c in partner.clients}
@@ -49,27 +66,45 @@ def build(config: Config, partner: Partner, period: Period) -> dict:
             "billable_gb": f"{gb:.2f}",
             "period": str(period),
             "in_connectwise": "no (unmapped: no client in the config)",
+            "in_connectwise_gb": "",
         }
         for name, gb in usage.rows.items()
         if name not in configured
     ]
+    rows = [{k: visible(v) for k, v in row.items()} for row in rows]
     total = sum(usage.rows.values())
     return {
         "title": f"rCloud usage report: {partner.name} {period}",
         "partner": partner.name,
         "period": str(period),
-        "source": usage.source,
+        "source": visible(usage.source),
         "rows": rows,
         "total": f"{total:.2f}",
         "generated": datetime.now().astimezone().isoformat(timespec="seconds"),
     }
 
 
+def visible(text: str) -> str:
+    """`text` with every control or bidi character shown escaped (`\\x1b`, `\\u202e`), so
+    each cell stays one line and reads as what it holds."""
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def csv_cell(field: str, value: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a text cell starting like a formula gets a
+    leading single quote (OWASP); the number columns stay numbers."""
+    if field not in NUMERIC and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_csv(report: dict) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, FIELDS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(report["rows"])
+    writer.writerows(
+        {f: csv_cell(f, visible(str(row.get(f, "")))) for f in FIELDS} for row in report["rows"]
+    )
     return out.getvalue()
 
 
@@ -85,11 +120,26 @@ def to_text(report: dict) -> str:
         [
             report["title"],
             "",
-            table(["CLIENT", "MANAGED ID", "GB", "PERIOD", "IN CONNECTWISE"], rows, right=(2,)),
+            table(
+                ["CLIENT", "MANAGED ID", "GB", "PERIOD", "IN CONNECTWISE", "CONNECTWISE GB"],
+                rows,
+                right=(2, 5),
+            ),
             "",
             f"Total: {report['total']} GB",
         ]
     )
+
+
+def _gb(value: Any) -> Decimal | None:
+    """A ledger record's billable_gb as GB to 2 places (None if absent or not a number)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    except (InvalidOperation, ValueError):  # not a number, Infinity, or absurdly large
+        return None
+    return number if number.is_finite() else None
 
 
 def email(config: Config, partner: Partner, report: dict) -> None:

@@ -7,17 +7,30 @@ failure ends in the entry, with its kind (for advice) and the exit code outcome.
 
 from __future__ import annotations
 
-from cwpublish import log
+from pathlib import Path
+
+from cwpublish import interrupt, journal, log
 from cwpublish.connect import open_target, preflight
-from cwpublish.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CwpublishError, LoginRejected
+from cwpublish.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CwpublishError,
+    LoginRejected,
+    StateError,
+)
 from cwpublish.history import ClientResult, Entry
 from cwpublish.outcome import finish
 from cwpublish.plan import Plan
 from cwpublish.targets.base import NOT_SENT, UNKNOWN_KEY, Progress, RecordResult, UsageRecord
 
 
-def execute(plan: Plan, progress: Progress | None = None) -> Entry:
-    """Send a plan and return the finished history entry (nothing raised)."""
+def execute(plan: Plan, progress: Progress | None = None, state_dir: Path | None = None) -> Entry:
+    """Send a plan and return the finished history entry (nothing raised).
+
+    With `state_dir`, a journal of the publish is written before anything is sent, so a run
+    killed mid-way is closed as interrupted by the next one (journal.py).
+    """
     p = plan.partner
     entry = Entry(
         partner=p.name,
@@ -37,15 +50,22 @@ def execute(plan: Plan, progress: Progress | None = None) -> Entry:
         entry.clients += plan.failed
         reason = "nothing to send: no selected client has usage" if plan.failed else None
         return finish(entry, reason, EXIT_USAGE if plan.failed else EXIT_OK)
-    results, error, code = _send(plan, progress)
+    results, error, code = _send(plan, entry, progress, state_dir)
     entry.clients += results + plan.failed
-    return finish(entry, error, code)
+    finish(entry, error, code)
+    if interrupt.requested() and any(r.kind == NOT_SENT for r in entry.clients):
+        entry.status = "interrupted"  # the truth: some accepted, the rest never sent
+        entry.exit_code = interrupt.exit_code() or entry.exit_code
+        entry.error = f"{interrupt.reason()}; the clients not sent are listed"
+    return entry
 
 
 Rows = list[ClientResult]
 
 
-def _send(plan: Plan, progress: Progress | None) -> tuple[Rows, str | None, int | None]:
+def _send(
+    plan: Plan, entry: Entry, progress: Progress | None, state_dir: Path | None
+) -> tuple[Rows, str | None, int | None]:
     """Pre-flight, drop unknown keys, send; (client rows, partner-level error, its exit code)."""
 
     def fail_all(reason: str) -> list[ClientResult]:
@@ -73,8 +93,26 @@ def _send(plan: Plan, progress: Progress | None) -> tuple[Rows, str | None, int 
                 check.known_error,
             )
         to_send, unknown = _split_known(target, plan.to_send, check.known)
+        if state_dir is not None:
+            _journal(state_dir, entry, plan, to_send, unknown)
         sent = target.send(to_send, progress)
     return [_row(r) for r in unknown + sent.results], sent.stopped_by, None
+
+
+def _journal(
+    state_dir: Path, entry: Entry, plan: Plan, to_send: list[UsageRecord], unknown: list
+) -> None:
+    """What is about to be sent, each client `unknown` until its answer is recorded."""
+    pending = [
+        ClientResult(r.client, r.key, float(r.billable_gb), "unknown", "sent, no answer", "unknown")
+        for r in to_send
+    ]
+    draft = Entry(**{**entry.__dict__, "clients": entry.clients + pending})
+    draft.clients += [_row(r) for r in unknown] + plan.failed
+    try:
+        journal.begin(state_dir, draft)
+    except StateError as e:  # as with history: a full disk never hides or blocks the publish
+        log.warning("%s: no journal of this publish (%s); sending anyway", plan.partner.name, e)
 
 
 def _split_known(

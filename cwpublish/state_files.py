@@ -1,7 +1,17 @@
-"""Files under state_dir: written atomically (temp file, fsync, rename) with mode 0600.
+"""Files under state_dir: read with a shape check, written atomically (temp file, fsync, rename).
 
-A kill at any moment leaves either the old or the new file, never half of one. A file that is
-not valid JSON is never overwritten: it is moved aside with a timestamp and reported.
+Reading: a file is never opened through a symbolic link (O_NOFOLLOW; a link is refused with an
+error naming it, so a planted link cannot make cwpublish read or clobber another file). A file
+that is not UTF-8, not JSON, or not of the shape its reader expects (each state file has a small
+shape check, run here at the boundary so the code using the data can trust it) is never
+overwritten and never crashes a run: it is moved aside as `<name>.corrupt-<timestamp>`, reported
+once on stderr (what file, what was wrong, where it went), and started anew or rebuilt. A file
+that cannot be read at all (EACCES, a directory in its place) is a StateError, not a guess.
+
+Writing: a kill at any moment leaves either the old or the new file, never half of one. Files
+are 0600 whatever the umask; directories are created 0700, and a state directory of ours that
+is looser is tightened to 0700. A directory owned by another user, or one that cannot be
+written, is a StateDirError (exit 2: nothing was sent because of it).
 """
 
 from __future__ import annotations
@@ -10,51 +20,179 @@ import contextlib
 import errno
 import json
 import os
+import stat
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from cwpublish import log
-from cwpublish.errors import StateError
+from cwpublish.errors import EXIT_USAGE, StateError
+
+# A shape check returns what is wrong with parsed JSON, or None when it has the expected shape.
+ShapeCheck = Callable[[Any], "str | None"]
+
+
+class StateDirError(StateError):
+    """The state directory cannot be used: not writable, another user's, or a symlinked file
+    in it. Found before anything is sent (the lock is taken first), hence a usage error."""
+
+    exit_code = EXIT_USAGE
 
 
 def ensure_dir(path: Path) -> Path:
-    """Create the state directory (0700) if needed."""
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as e:
-        raise StateError(f"{path}: cannot create state directory: {e.strerror}") from None
+    """Create `path` (and missing parents) 0700, or make an existing one of ours 0700.
+
+    Refuses (StateDirError) a directory that belongs to another user or cannot be created.
+    """
+    missing: list[Path] = []
+    probe = path
+    while not os.path.lexists(probe) and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, 0o700)
+            os.chmod(folder, 0o700)  # exactly 0700, whatever the umask
+        except FileExistsError:
+            pass
+        except OSError as e:
+            raise StateDirError(f"state_dir {folder} is not writable ({e.strerror})") from None
+    _make_private(path)
     return path
 
 
-def read_json(path: Path, default: Any) -> Any:
-    """The JSON in `path`, or `default` if absent; a corrupt file is moved aside, not lost."""
+def _make_private(path: Path) -> None:
+    """Our directory, 0700: tighten a looser one (warning once), refuse another user's."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return default
+        st = os.stat(path)
     except OSError as e:
+        raise StateDirError(f"state_dir {path} is not usable ({e.strerror})") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise StateDirError(f"state_dir {path} is not writable (not a directory)")
+    if st.st_uid != os.geteuid():
+        raise StateDirError(
+            f"state_dir {path} belongs to another user (uid {st.st_uid}); cwpublish keeps its "
+            "state only in a directory of the user it runs as: fix state_dir or the owner"
+        )
+    mode = stat.S_IMODE(st.st_mode)
+    if mode != 0o700:
+        try:
+            os.chmod(path, 0o700)
+        except OSError as e:
+            raise StateDirError(f"state_dir {path} cannot be made private ({e.strerror})") from None
+        if mode & 0o077:
+            log.warning("%s was mode %s (open to others); tightened it to 0700", path, oct(mode))
+
+
+def read_json(
+    path: Path,
+    default: Any,
+    check: ShapeCheck | None = None,
+    rebuild: Callable[[], Any] | None = None,
+) -> Any:
+    """The JSON in `path` (of the shape `check` accepts), or `default` if there is none.
+
+    A damaged file (not UTF-8, not JSON, or `check` finds a problem) is moved aside and
+    reported; the result is then `rebuild()` (also written to `path`) or `default`.
+    """
+    raw = read_bytes(path)
+    if raw is None:
+        return default
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        what, detail = "not valid UTF-8", f"byte 0x{raw[e.start]:02x} at offset {e.start}"
+    except ValueError as e:
+        what, detail = "not valid JSON", str(e)
+    else:
+        detail = check(data) if check else None
+        if detail is None:
+            return data
+        what = "not of the expected shape"
+    aside = move_aside(path)
+    then = "rebuilt it" if rebuild else "started a new one"
+    log.warning("%s is %s; moved it to %s and %s (%s)", path, what, aside, then, detail)
+    if rebuild is None:
+        return default
+    data = rebuild()
+    write_json(path, data)
+    return data
+
+
+def read_bytes(path: Path) -> bytes | None:
+    """The bytes of the regular file `path` (never through a symlink); None if it is absent."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise refuse_link(path) from None
         raise StateError(f"{path}: cannot read: {e.strerror}") from None
     try:
-        return json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
-        aside = path.with_name(f"{path.name}.corrupt-{stamp}")
-        os.replace(path, aside)
-        log.warning("%s is not valid JSON; moved it to %s and started a new one", path, aside)
-        return default
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise StateError(f"{path}: cannot read: not a regular file")
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as e:
+        raise StateError(f"{path}: cannot read: {e.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def refuse_link(path: Path) -> StateDirError:
+    """The error for a symbolic link where a state file should be (it is never followed)."""
+    return StateDirError(
+        f"{path} is a symbolic link; cwpublish never reads or writes state through a link "
+        "(remove it)"
+    )
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a damaged file to `<name>.corrupt-<timestamp>[-n]`, never over another file."""
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    for n in range(1000):
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}{f'-{n}' if n else ''}")
+        try:
+            os.link(path, aside, follow_symlinks=False)  # fails if `aside` exists
+        except FileExistsError:
+            continue
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
+                raise StateError(f"{path}: cannot move it aside: {e.strerror}") from None
+            if os.path.lexists(aside):  # a file system without hard links
+                continue
+            os.replace(path, aside)
+            return aside
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        return aside
+    raise StateError(f"{path}: cannot move it aside: too many damaged copies")
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Atomically replace `path` with `data` as JSON, mode 0600."""
+    """Atomically replace `path` with `data` as JSON, mode 0600 (never through a symlink)."""
     import tempfile
 
     ensure_dir(path.parent)
+    if os.path.islink(path):
+        raise refuse_link(path)
     # Compact, so json's C encoder is used: history can hold 10 x 5,000 client rows.
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        except OSError as e:
+            if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise StateDirError(
+                    f"state_dir {path.parent} is not writable ({e.strerror})"
+                ) from None
+            raise
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o600)
             f.write(payload)

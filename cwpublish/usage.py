@@ -11,7 +11,9 @@ import csv
 import io
 import json
 import math
+import re
 import subprocess
+import unicodedata
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
@@ -22,6 +24,10 @@ from cwpublish.errors import InputError
 from cwpublish.period import Period
 
 MAX_GB = Decimal("1000000000000")  # 1 ZB; anything above is a unit mistake, not a backup
+# A plain decimal number in ASCII digits: Decimal() alone would also take "1_000", "١٢" and
+# " 1 ", and a thousands separator or a decimal comma is a guess we do not make.
+_NUMBER_RE = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+_NOT_FINITE = {"nan", "snan", "inf", "infinity"}
 COMMAND_TIMEOUT = 300
 
 
@@ -71,12 +77,19 @@ def parse_gb(value: Any, where: str) -> Decimal:
     if isinstance(value, float) and not math.isfinite(value):
         raise InputError(f"{where}: billable_gb must be a finite number, got {value!r}")
     text = str(value).strip()
+    if text.lstrip("+-").lower() in _NOT_FINITE:
+        raise InputError(f"{where}: billable_gb must be a finite number, got {text!r}")
+    if not _NUMBER_RE.match(text):
+        hint = (
+            " (a plain number such as 1250.45: no thousands separators or decimal commas)"
+            if re.search(r"[0-9][,_' \u00a0\u202f.][0-9]", text)
+            else ""
+        )
+        raise InputError(f"{where}: billable_gb must be a number, got {text!r}{hint}")
     try:
         number = Decimal(text)
     except InvalidOperation:
         raise InputError(f"{where}: billable_gb must be a number, got {text!r}") from None
-    if not number.is_finite():
-        raise InputError(f"{where}: billable_gb must be a finite number, got {text!r}")
     if number < 0:
         raise InputError(f"{where}: billable_gb must not be negative, got {text}")
     if number > MAX_GB:
@@ -84,12 +97,22 @@ def parse_gb(value: Any, where: str) -> Decimal:
     return number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def _add_row(rows: dict[str, Decimal], client: Any, gb: Any, where: str) -> None:
-    if not isinstance(client, str) or not client.strip():
+def _add_row(
+    rows: dict[str, Decimal], seen: dict[str, str], client: Any, gb: Any, where: str
+) -> None:
+    """Add one row; a second row for the same client (ignoring case and Unicode form) is an
+    error, since which of the two is right cannot be known. `seen`: folded name -> its row."""
+    if client is not None and not isinstance(client, str):
+        raise InputError(f"{where}: client must be a name (text), got {client!r}")
+    if not client or not client.strip():
         raise InputError(f"{where}: client name is empty")
     name = client.strip()
-    if name in rows:
-        raise InputError(f"{where}: second row for client {name!r}; one row per client")
+    folded = unicodedata.normalize("NFC", name).casefold()
+    if folded in seen:
+        raise InputError(
+            f"{where}: second row for client {name!r} (also {seen[folded]}); one row per client"
+        )
+    seen[folded] = where.rsplit(": ", 1)[-1]  # "row 2" / "item 0"
     rows[name] = parse_gb(gb, where)
 
 
@@ -98,9 +121,17 @@ def _parse_csv(text: str, source: str) -> dict[str, Decimal]:
         raise InputError(f"{source}: contains NUL bytes; not a CSV file")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows: dict[str, Decimal] = {}
+    seen: dict[str, str] = {}
     try:
         header = next(reader, None)
-        if header is None or [h.strip().lower() for h in header] != ["client", "billable_gb"]:
+        columns = [h.strip().lower() for h in header or []]
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        if repeated:
+            raise InputError(
+                f"{source}: row 1: column {repeated[0]!r} appears more than once in the header; "
+                "the header must be 'client,billable_gb'"
+            )
+        if columns != ["client", "billable_gb"]:
             raise InputError(
                 f"{source}: row 1: header must be 'client,billable_gb', "
                 f"got {','.join(header or [])!r}"
@@ -114,30 +145,68 @@ def _parse_csv(text: str, source: str) -> dict[str, Decimal]:
                     f"{where}: expected 2 fields (client,billable_gb), got "
                     f"{len(fields)}; quote names that contain commas"
                 )
-            _add_row(rows, fields[0], fields[1], where)
+            _add_row(rows, seen, fields[0], fields[1], where)
     except csv.Error as e:
         raise InputError(f"{source}: row {reader.line_num}: malformed CSV ({e})") from None
     return rows
 
 
 def _parse_json(text: str, source: str) -> dict[str, Decimal]:
+    """Rows of a JSON list of {client, billable_gb}; numbers kept exact (Decimal), NaN and
+    Infinity refused with their item, an object with a repeated key refused (JSON would keep
+    the last value silently)."""
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
-    except (json.JSONDecodeError, ValueError) as e:
+        data = json.loads(
+            text, parse_float=Decimal, parse_constant=_Constant, object_pairs_hook=_object
+        )
+    except (json.JSONDecodeError, ValueError, RecursionError) as e:
         raise InputError(f"{source}: not valid JSON ({e})") from None
     if not isinstance(data, list):
         raise InputError(f"{source}: must be a JSON list of {{client, billable_gb}} objects")
     rows: dict[str, Decimal] = {}
+    seen: dict[str, str] = {}
     for i, item in enumerate(data):
         where = f"{source}: item {i}"
+        if isinstance(item, _Repeated):
+            raise InputError(
+                f"{where}: key {item.repeated!r} appears more than once; one value per key"
+            )
         if not isinstance(item, dict) or set(item) != {"client", "billable_gb"}:
             raise InputError(f"{where}: must be an object with exactly client and billable_gb")
-        _add_row(rows, item["client"], item["billable_gb"], where)
+        gb = item["billable_gb"]
+        if isinstance(gb, _Constant):
+            raise InputError(f"{where}: billable_gb must be a finite number, got {gb}")
+        _add_row(rows, seen, item["client"], gb, where)
     return rows
 
 
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a number")
+class _Constant:
+    """NaN, Infinity or -Infinity in the JSON: neither a number of gigabytes nor a name."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+    __str__ = __repr__
+
+
+class _Repeated(dict):
+    """A JSON object in which a key appears more than once (`repeated` is the first such)."""
+
+    repeated: str
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict:
+    obj: dict = {}
+    for key, value in pairs:
+        if key in obj:
+            repeated = _Repeated(obj)
+            repeated.repeated = key
+            return repeated
+        obj[key] = value
+    return obj
 
 
 def _run_command(command: str, cwd: Path, period: Period) -> str:

@@ -24,11 +24,13 @@ export CWPUBLISH_CONFIG="$work/cwpublish.yaml"
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 step "printf '%s' \"\$PASSWORD\" | cwpublish credentials set --partner acme"
 printf '%s' "demo-integrator-secret" | "$bin/cwpublish" credentials set --partner acme
+step "printf '%s' \"\$PRIVATE_KEY\" | cwpublish credentials set --partner acme-cloud   # REST"
+printf '%s' "demo-private-key" | "$bin/cwpublish" credentials set --partner acme-cloud
 step "cwpublish check-config --online"
 "$bin/cwpublish" check-config --online
 step "cwpublish publish --yes"
 "$bin/cwpublish" publish --yes
 step "cwpublish history"
 "$bin/cwpublish" history
-step "python -m cwpublish.simulator show   # ConnectWise's Configuration tab"
+step "python -m cwpublish.simulator show   # what ConnectWise now holds (SOAP and REST)"
 "$bin/python" -m cwpublish.simulator show --url "http://127.0.0.1:$port"

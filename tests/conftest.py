@@ -31,6 +31,52 @@ USAGE = (
 )
 
 
+REST_PRIVATE_KEY = "Pr1vate-REST-key!"  # the API member's private key; never printed either
+REST_CLIENT_ID = "3f0c5a2e-1b2c-4d5e-8f90-123456789abc"
+
+
+def rest_data(**extra) -> dict:
+    """The REST side of the simulator's tenant: API member keys, type, product, agreements."""
+    return {
+        "public_key": "AbC123xYz",
+        "private_key": REST_PRIVATE_KEY,
+        "client_ids": [REST_CLIENT_ID],
+        "configuration_types": ["Backup Stats"],
+        "catalog": [{"identifier": "RCLOUD-GB", "description": "rCloud backup GB"}],
+        "agreements": [
+            {"company": c["managed_id"], "name": f"MSA {c['managed_id']}",
+             "type": "Managed Services"}
+            for c in CLIENTS
+        ],
+        **extra,
+    }
+
+
+def rest_partner_config(site: str, mode: str = "configuration", **overrides) -> dict:
+    """A partner publishing over REST to the simulator (its clients by company)."""
+    cw = {
+        "api": "rest",
+        "site": site,
+        "company_id": "acme",
+        "public_key": "AbC123xYz",
+        "client_id": REST_CLIENT_ID,
+        "allow_insecure_http": True,
+        "retry_backoff": 0.01,
+        "publish_to": mode,
+    }
+    if mode == "agreement_addition":
+        cw.update(product="RCLOUD-GB", agreement_type="Managed Services")
+    partner = {
+        "name": "acme",
+        "connectwise": cw,
+        "managers": ["billing@acme.example"],
+        "usage": {"csv": "usage/acme-{year}-{month:02d}.csv"},
+        "clients": [{"name": c["name"], "company": c["managed_id"]} for c in CLIENTS],
+    }
+    partner.update(overrides)
+    return partner
+
+
 def tenant(companies: list[dict] | None = None, **extra) -> dict:
     return {
         "company_id": "acme",
@@ -62,15 +108,25 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.chdir(tmp_path)
     keyring.core._keyring_backend = None  # re-read PYTHON_KEYRING_BACKEND for this test
+    from cwpublish import redaction
+
+    redaction.forget_all()  # each test is a fresh run: no secret registered by another
     yield
     keyring.core._keyring_backend = None
 
 
 @pytest.fixture
 def sim():
-    server = SimulatorServer({"tenants": [tenant()]}).start()
+    server = SimulatorServer({"tenants": [tenant(rest=rest_data())]}).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def rest_key():
+    """Store the REST API private key of partner acme in the (file) keyring."""
+    keyring.set_password("cwpublish", "connectwise:acme", REST_PRIVATE_KEY)
+    return REST_PRIVATE_KEY
 
 
 def sim_state(server) -> dict:

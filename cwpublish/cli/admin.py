@@ -147,6 +147,9 @@ def _target_options(command):
     return partner_option("The partner's ConnectWise secret (integrator password).")(command)
 
 
+_MAX_SECRET = 4096  # characters read from stdin for a password
+
+
 @credentials.command("set")
 @_target_options
 @click.pass_obj
@@ -163,7 +166,12 @@ def credentials_set(obj: State, partner: str | None, smtp: bool) -> None:
     if sys.stdin.isatty():
         secret = click.prompt(what, hide_input=True, confirmation_prompt=True)
     else:
-        secret = sys.stdin.readline().rstrip("\r\n")
+        # All of stdin, less one final line break: a second line is refused (set_secret),
+        # not silently dropped as readline() would.
+        secret = sys.stdin.read(_MAX_SECRET + 1)
+        secret = secret.removesuffix("\n").removesuffix("\r")
+        if len(secret) > _MAX_SECRET:
+            raise InputError(f"stdin: a password of at most {_MAX_SECRET} characters, please")
     creds.set_secret(key, secret)
     click.echo(f"Stored the {what} in the keyring ({creds.backend_name()}).")
 

@@ -24,10 +24,13 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except CwpublishError as e:
-            for line in str(e).splitlines():
+            from cwpublish.redaction import redact
+
+            text = redact(str(e))
+            for line in text.splitlines():
                 click.echo(f"cwpublish: error: {line}", err=True)
             if isinstance(ctx.obj, State) and ctx.obj.json:
-                dump({"status": "error", "exit_code": e.exit_code, "error": str(e), "entries": []})
+                dump({"status": "error", "exit_code": e.exit_code, "error": text, "entries": []})
             ctx.exit(e.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
@@ -100,7 +103,10 @@ def _completion_config(ctx: click.Context):
 
 
 def dump(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    """Print JSON on stdout (every secret read by this process masked)."""
+    from cwpublish.redaction import scrub
+
+    click.echo(json.dumps(scrub(data), indent=2, ensure_ascii=False))
 
 
 @click.group(cls=Group, epilog=EXIT_CODE_HELP)

@@ -84,6 +84,8 @@ def report(
     config = obj.config
     p = plan.pick_partners(config, (partner,))[0]
     [period] = plan.resolve_periods(month, None, None)
+    if period is not None:
+        plan.check_not_future(p, period, "--month")  # in the partner's time zone
     data = reports.build(config, p, period or plan.partner_period(p))
     text = reports.to_csv(data) if fmt == "csv" else reports.to_html(config, data)
     if output:

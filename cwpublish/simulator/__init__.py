@@ -30,7 +30,9 @@ backup_billable_space_gb, backup_year, backup_month}]}.
 Control endpoints (JSON): GET /_sim/state, POST /_sim/faults (a list of fault rules),
 POST /_sim/reset. A fault rule: {"operation": "UpdateManagedDevices", "times": 2, "after": 0,
 "http_status": 503 | "soap_fault": "text" | "result_text": "text" | "html": true,
-"delay": 0.5, "drop": true, "retry_after": 1, "raw": "<xml/>", "huge_mib": 20}.
+"delay": 0.5, "drop": true, "retry_after": 1, "raw": "<xml/>" (with http_status, default 200,
+and "content_type"), "huge_mib": 20, "redirect": "https://elsewhere/" (HTTP 307 or
+http_status, with that Location), "dribble": 0.5 (the answer one byte per 0.5 s)}.
 For REST, "operation" is the start of "METHOD /path-after-apis/3.0" (case-insensitive), e.g.
 {"operation": "PATCH /company/configurations", "http_status": 429, "retry_after": 1}; REST
 answers http_status with a JSON error, raw as text/plain (status http_status, default 200),

@@ -134,7 +134,31 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(2)
             return
         ctype = "text/html" if body.lstrip().startswith(b"<html") else "text/xml; charset=utf-8"
-        self._send(status, body, ctype, entry.get("retry_after"))
+        rule = entry.get("fault") or {}
+        if rule.get("redirect"):  # a hostile or misconfigured site sending the POST elsewhere
+            self.send_response(status)
+            self.send_header("Location", rule["redirect"])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if rule.get("dribble"):  # one byte at a time: a total deadline must stop the client
+            self._dribble(status, body, rule.get("content_type") or ctype, float(rule["dribble"]))
+            return
+        self._send(status, body, rule.get("content_type") or ctype, entry.get("retry_after"))
+
+    def _dribble(self, status: int, body: bytes, ctype: str, pause: float) -> None:
+        head = (
+            f"HTTP/1.1 {status} OK\r\nContent-Type: {ctype}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        self.close_connection = True
+        try:
+            for i in range(len(head + body)):
+                self.wfile.write((head + body)[i : i + 1])
+                self.wfile.flush()
+                time.sleep(pause)
+        except OSError:  # the client gave up: that is the point
+            pass
 
     def _answer(
         self, sim: SimulatedConnectWise, operation: str, raw: bytes, entry: dict
@@ -152,14 +176,16 @@ class _Handler(BaseHTTPRequestHandler):
                     b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway"
                     b"</h1></body></html>"
                 )
+            if rule.get("raw") is not None:  # any body, with http_status (default 200)
+                return int(rule.get("http_status", 200)), rule["raw"].encode()
+            if rule.get("redirect"):
+                return int(rule.get("http_status", 307)), b""
             if rule.get("http_status"):
                 if rule.get("retry_after") is not None:
                     entry["retry_after"] = str(rule["retry_after"])
                 return int(rule["http_status"]), b""
             if rule.get("soap_fault"):
                 return 500, _fault(rule["soap_fault"])
-            if rule.get("raw"):
-                return 200, rule["raw"].encode()
             if rule.get("huge_mib"):  # a well-formed but enormous answer
                 filler = b"<x>" + b"a" * (int(rule["huge_mib"]) * 2**20) + b"</x>"
                 return 200, _response(operation, "").replace(

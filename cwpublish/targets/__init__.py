@@ -17,10 +17,12 @@ if TYPE_CHECKING:
 # connectwise.api value -> "module:Class" of its Target
 TARGETS = {
     "soap": "cwpublish.targets.connectwise_soap:SoapTarget",
+    "rest": "cwpublish.targets.connectwise_rest:RestTarget",
 }
 # connectwise.api value -> module with KEYS, REQUIRED and validate() for its config keys
 SETTINGS = {
     "soap": "cwpublish.targets.connectwise_soap.settings",
+    "rest": "cwpublish.targets.connectwise_rest.settings",
 }
 DEFAULT_API = "soap"
 

@@ -90,6 +90,11 @@ class Target(ABC):
     def unknown_key_error(self, key: str) -> str:
         """The reason given for a client whose key ConnectWise does not know."""
 
+    def client_problems(self, keys: list[str]) -> dict[str, str]:
+        """For check-config --online: key -> why publishing that known client would fail
+        (beyond an unknown key), read without writing. None found by default."""
+        return {}
+
     @abstractmethod
     def send(self, records: list[UsageRecord], progress: Progress | None = None) -> Sent:
         """Publish the records; one RecordResult per record, in order."""

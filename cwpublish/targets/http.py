@@ -1,12 +1,18 @@
 """HTTP pieces every ConnectWise target shares: a hardened requests session and error mapping.
 
-TLS is verified (with `ca_bundle` when set, on every request so REQUESTS_CA_BUNDLE cannot
-override it), answers are read up to MAX_RESPONSE bytes, and every requests failure becomes a
-ConnectWiseError whose text names the host and never holds a secret.
+Every request carries credentials, so: no redirect is ever followed (a redirect is an error
+naming where it pointed; following it would hand the credentials to another origin); TLS is
+verified (with `ca_bundle` when set, on every request so REQUESTS_CA_BUNDLE cannot override
+it); each request has a total deadline, not a per-read one (a server dribbling a byte at a time
+cannot hold a publish and its lock); answers are read up to MAX_RESPONSE bytes; and every
+failure becomes a ConnectWiseError whose text names the host and never holds a secret.
 """
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 from typing import Any
 
 from cwpublish.config import ConnectWise
@@ -30,14 +36,110 @@ class ResponseTooLarge(Exception):
         self.limit = limit
 
 
+class Redirected(Exception):
+    """The server answered a credentialed request with a redirect; not followed."""
+
+    def __init__(self, status: int, location: str):
+        self.status = status
+        self.location = location
+
+
+class DeadlineExceeded(Exception):
+    """The whole request took longer than its deadline (however fast each read was)."""
+
+
+_local = threading.local()
+
+
+class _Watch:
+    """The connection a request in this thread uses, so a timer can cut it at the deadline."""
+
+    def __init__(self) -> None:
+        self.conn: Any = None
+        self.fired = False
+        self.lock = threading.Lock()
+
+    def cut(self) -> None:
+        with self.lock:
+            self.fired = True
+            sock = getattr(self.conn, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def send(session: Any, method: str, url: str, deadline: float, **kwargs: Any) -> Any:
+    """One request, its whole answer read within `deadline` seconds, redirects refused.
+
+    `deadline` bounds connect, headers and body together; the per-read timeout is the same
+    number, so a silent server fails as fast as before.
+    """
+    watch = _Watch()
+    _local.watch = watch
+    timer = threading.Timer(deadline, watch.cut)
+    timer.daemon = True
+    timer.start()
+    try:
+        response = session.request(
+            method,
+            url,
+            timeout=deadline,
+            stream=True,
+            allow_redirects=False,
+            verify=session.verify,
+            **kwargs,
+        )
+        if response.is_redirect or 300 <= response.status_code < 400:
+            response.close()
+            raise Redirected(response.status_code, response.headers.get("Location") or "nowhere")
+        response._content = read_capped(response)
+        return response
+    except Exception:
+        if watch.fired:  # whatever the cut connection raised, the cause is the deadline
+            raise DeadlineExceeded() from None
+        raise
+    finally:
+        timer.cancel()
+        _local.watch = None
+
+
 def new_session(cw: ConnectWise):
-    """A requests session for one partner's site: TLS verified, our User-Agent."""
+    """A requests session for one partner's site: TLS verified, our User-Agent, and pools
+    whose connections a deadline timer can cut (see send())."""
     import requests
+    from requests.adapters import HTTPAdapter
+
+    class Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = _watched_pools()
 
     session = requests.Session()
     session.verify = cw.ca_bundle or True
     session.headers["User-Agent"] = "cwpublish"
+    pool_size = max(10, cw.parallel_requests)
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, Adapter(pool_connections=pool_size, pool_maxsize=pool_size))
     return session
+
+
+def _watched_pools() -> dict:
+    """urllib3 pools that tell the current request's _Watch which connection it got."""
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    def watched(base: type) -> type:
+        class Pool(base):  # type: ignore[misc,valid-type]
+            def _get_conn(self, timeout: float | None = None) -> Any:
+                conn = super()._get_conn(timeout)
+                watch = getattr(_local, "watch", None)
+                if watch is not None:
+                    with watch.lock:
+                        watch.conn = conn
+                return conn
+
+        return Pool
+
+    return {"http": watched(HTTPConnectionPool), "https": watched(HTTPSConnectionPool)}
 
 
 def read_capped(response: Any) -> bytes:
@@ -72,6 +174,20 @@ def transport_error(operation: str, host: str, timeout: float, e: Exception) -> 
     """The ConnectWiseError for a requests exception or ResponseTooLarge."""
     import requests
 
+    if isinstance(e, Redirected):
+        return ConnectWiseError(
+            operation,
+            f"{host} answered HTTP {e.status}, a redirect to {e.location}; not followed (it "
+            "would send the credentials elsewhere): correct the site",
+            kind="http",
+            http_status=e.status,
+        )
+    if isinstance(e, DeadlineExceeded):
+        return ConnectWiseError(
+            operation,
+            f"{host} did not answer completely within {timeout:g}s",
+            transient=True,
+        )
     if isinstance(e, ResponseTooLarge):
         return ConnectWiseError(
             operation,

@@ -11,11 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from cwpublish import log
 from cwpublish.config import Config
 from cwpublish.duplicates import Duplicate, drop_duplicates, duplicate_keys, find_duplicates
 from cwpublish.errors import Aborted, InputError
 from cwpublish.outcome import RunResult, dry_run_exit_code, preview_outcome
-from cwpublish.plan import Plan, check_backfill, default_initiated_by, plan_manual, resolve_periods
+from cwpublish.plan import (
+    Plan,
+    check_backfill,
+    check_period_rule,
+    default_initiated_by,
+    plan_manual,
+    resolve_periods,
+)
 from cwpublish.targets.base import Progress
 
 
@@ -57,7 +65,9 @@ class DryRun:
 def _plans(config: Config, req: ManualRequest) -> tuple[list[Plan], bool]:
     periods = resolve_periods(req.month, req.first, req.last)
     who = req.initiated_by or default_initiated_by()
-    return plan_manual(config, req.partners, req.clients, periods, who), len(periods) > 1
+    plans = plan_manual(config, req.partners, req.clients, periods, who)
+    check_period_rule(plans, req.force)
+    return plans, len(periods) > 1
 
 
 def publish_manual(
@@ -66,54 +76,80 @@ def publish_manual(
     prompter: Prompter,
     progress: Callable[[Plan], Progress | None] | None = None,
 ) -> RunResult:
-    """Plan, guard against duplicates, confirm, send and record. Aborted if the user declines."""
+    """Plan, guard against duplicates, confirm, send and record. Aborted if the user declines.
+
+    The duplicate check runs before asking and again under the lock after the answer: if
+    anyone published meanwhile, the user is asked again (a script is refused), so "y" never
+    re-sends a stale plan over newer values.
+    """
+    from cwpublish.lock import PublishLock
+
     plans, backfill = _plans(config, req)
     if backfill:
         check_backfill(plans)
-    duplicates = [] if req.force else find_duplicates(config.state_dir, plans)
-    if duplicates:
-        if not prompter.interactive:
-            listing = "\n".join(f"  {d}" for d in duplicates)
-            raise InputError(
-                f"{len(duplicates)} client(s) were already published for the "
-                f"period; nothing was sent. Add --force to publish them again:"
-                f"\n{listing}"
-            )
-        if not prompter.confirm_duplicates(duplicates):
-            plans = drop_duplicates(plans, duplicates)
-            if not plans:
-                raise Aborted("aborted; nothing was sent")
+    accepted: list[Duplicate] = []
+    if not req.force:
+        plans, accepted = _guard(find_duplicates(config.state_dir, plans), plans, prompter)
     if prompter.interactive and not prompter.confirm_plans(plans):
         raise Aborted("aborted; nothing was sent")
-    return execute_plans(config, plans, progress, req.notify, stop_on_failure=backfill)
+    with PublishLock(config.state_dir):
+        if not req.force:
+            now = find_duplicates(config.state_dir, plans)
+            changed = [d for d in now if d not in accepted]
+            if changed:
+                log.warning("published by someone else while you were asked; asking again")
+                plans, _ = _guard(changed, plans, prompter)
+        return execute_locked(config, plans, progress, req.notify, stop_on_failure=backfill)
 
 
-def execute_plans(
+def _guard(
+    duplicates: list[Duplicate], plans: list[Plan], prompter: Prompter
+) -> tuple[list[Plan], list[Duplicate]]:
+    """(plans to send, duplicates the user accepted): refuse a script, ask a person."""
+    if not duplicates:
+        return plans, []
+    if not prompter.interactive:
+        listing = "\n".join(f"  {d}" for d in duplicates)
+        raise InputError(
+            f"{len(duplicates)} client(s) were already published for the "
+            f"period; nothing was sent. Add --force to publish them again:"
+            f"\n{listing}"
+        )
+    if prompter.confirm_duplicates(duplicates):
+        return plans, duplicates
+    plans = drop_duplicates(plans, duplicates)
+    if not plans:
+        raise Aborted("aborted; nothing was sent")
+    return plans, []
+
+
+def execute_locked(
     config: Config,
     plans: list[Plan],
     progress: Callable[[Plan], Progress | None] | None = None,
     notify: bool = True,
     stop_on_failure: bool = False,
 ) -> RunResult:
-    """Send every plan under the lock, recording each entry as soon as it is finished.
+    """Send every plan (the caller holds the lock), recording each entry as it finishes.
 
     With `stop_on_failure` (a backfill), the first publish that failed entirely stops the run;
-    the plans left are reported as not attempted.
+    an interrupt (SIGINT/SIGTERM) stops it too. The plans left are reported as not attempted.
     """
-    from cwpublish.lock import PublishLock
+    from cwpublish import interrupt
     from cwpublish.recording import Recorder
     from cwpublish.send import execute
 
-    with PublishLock(config.state_dir):
-        recorder = Recorder(config, notify)
+    recorder = Recorder(config, notify)
+    with interrupt.catching():
         for i, plan in enumerate(plans):
-            entry = execute(plan, progress(plan) if progress else None)
+            entry = execute(plan, progress(plan) if progress else None, config.state_dir)
             recorder.record(plan.partner, entry)
-            if stop_on_failure and entry.status == "failed":
+            if interrupt.requested() or (stop_on_failure and entry.status == "failed"):
                 recorder.result.not_attempted = [
                     (p.partner.name, str(p.period)) for p in plans[i + 1 :]
                 ]
                 break
+    recorder.result.interrupted = interrupt.exit_code()
     return recorder.result
 
 

@@ -19,6 +19,7 @@ from cwpublish.period import Period, zone
 from cwpublish.ping import ping
 from cwpublish.schedule import decide, observe
 from cwpublish.schedule_state import ScheduleState
+from cwpublish.state_keys import state_key
 
 if TYPE_CHECKING:  # imported where used, so the nightly no-op stays light
     from cwpublish.ledger import Ledger
@@ -39,7 +40,7 @@ def run_scheduled(
     partners = [p for p in pick_partners(config, partner_names) if p.schedule]
     state = ScheduleState(config.state_dir)
     if not partner_names:
-        state.forget_except({p.name for p in partners})
+        state.forget_except({state_key(p) for p in partners})
     ledger: Ledger | None = None
 
     def done(partner: Partner) -> Callable[[Period], bool]:
@@ -59,8 +60,9 @@ def run_scheduled(
     for partner in partners:
         assert partner.schedule is not None
         today = now.astimezone(zone(partner.timezone)).date()
-        day_state = observe(state.get(partner.name), partner.schedule, today)
-        state.set(partner.name, day_state)
+        key = state_key(partner)
+        day_state = observe(state.get(key), partner.schedule, today)
+        state.set(key, day_state)
         decision = decide(today, partner.schedule, day_state, done(partner))
         log.info("%s: %s", partner.name, decision.reason)
         if decision.due and decision.period:
@@ -71,11 +73,11 @@ def run_scheduled(
         if (
             tomorrow.due
             and tomorrow.run_date == today + timedelta(days=1)
-            and state.preflight_date(partner.name) != tomorrow.run_date
+            and state.preflight_date(key) != tomorrow.run_date
         ):
             from cwpublish.usecases.night_before import warn_if_tomorrow_fails
 
-            state.set_preflight(partner.name, tomorrow.run_date)
+            state.set_preflight(key, tomorrow.run_date)
             warn_if_tomorrow_fails(config, partner, tomorrow, notify)
     state.save()
     if not due:
@@ -88,15 +90,19 @@ def run_scheduled(
 def _publish_due(
     config: Config, due: list[tuple[Partner, Period]], initiated_by: str, force: bool, notify: bool
 ) -> RunResult:
+    from cwpublish import interrupt
     from cwpublish.history import ClientResult
     from cwpublish.lock import PublishLock
     from cwpublish.plan import plan_partner
     from cwpublish.recording import Recorder
     from cwpublish.send import execute
 
-    with PublishLock(config.state_dir):
+    with PublishLock(config.state_dir), interrupt.catching():
         recorder = Recorder(config, notify)
-        for partner, period in due:
+        for i, (partner, period) in enumerate(due):
+            if interrupt.requested():
+                recorder.result.not_attempted = [(p.name, str(m)) for p, m in due[i:]]
+                break
             assert partner.schedule is not None
             selected = [c for c in partner.clients if c.publish]
             pending = selected if force else pending_clients(recorder.ledger, partner, period)
@@ -116,17 +122,18 @@ def _publish_due(
                 for c in selected
                 if c not in pending
             ]
-            entry = execute(plan)
+            entry = execute(plan, state_dir=config.state_dir)
             recorder.record(partner, entry)
             ping(partner.schedule.ping_url, "" if entry.status == "success" else "fail")
+        recorder.result.interrupted = interrupt.exit_code()
     return recorder.result
 
 
 def pending_clients(ledger: Ledger, partner: Partner, period: Period) -> list:
     """Selected clients not yet published automatically for `period`."""
+    key = state_key(partner)
     return [
         c
         for c in partner.clients
-        if c.publish
-        and "automatic" not in ledger.published(partner.name, str(period), c.managed_id)
+        if c.publish and "automatic" not in ledger.published(key, str(period), c.managed_id)
     ]

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import SECRET, partner_config, sim_faults, tenant
+from conftest import (
+    REST_PRIVATE_KEY,
+    SECRET,
+    partner_config,
+    rest_data,
+    rest_partner_config,
+    sim_faults,
+    tenant,
+)
 from cwpublish.config import Partner, load_config
 from cwpublish.errors import ConnectWiseError, LoginRejected
 from cwpublish.period import Period
@@ -137,3 +145,41 @@ class TestSoapTarget(TargetContract):
         return None if found is None else Decimal(str(found["billable_space_gb"])).quantize(
             Decimal("0.01")
         )
+
+
+class TestRestTarget(TargetContract):
+    api = "rest"
+    secret = REST_PRIVATE_KEY
+
+    def simulator_data(self) -> dict:
+        return {"tenants": [tenant(rest=rest_data())]}
+
+    def partner_section(self, url: str) -> dict:
+        section = rest_partner_config(url)
+        section["connectwise"]["retries"] = 0
+        return section
+
+    def held(self, sim, key: str) -> Decimal | None:
+        company = sim.sim.state()["rest"].get("acme", {}).get(key) or {}
+        configs = company.get("configurations") or []
+        if not configs:
+            return None
+        [config] = configs
+        return Decimal(str(config["backupBillableSpaceGb"])).quantize(Decimal("0.01"))
+
+
+class TestRestAdditionTarget(TestRestTarget):
+    """The same contract in agreement_addition mode (one client per agreement here)."""
+
+    def partner_section(self, url: str) -> dict:
+        section = rest_partner_config(url, "agreement_addition")
+        section["connectwise"]["retries"] = 0
+        return section
+
+    def held(self, sim, key: str) -> Decimal | None:
+        company = sim.sim.state()["rest"].get("acme", {}).get(key) or {}
+        additions = company.get("additions") or []
+        if not additions:
+            return None
+        [addition] = additions
+        return Decimal(str(addition["quantity"])).quantize(Decimal("0.01"))

@@ -233,10 +233,12 @@ def test_report_csv_html_and_email(
     csv_out = run(config, "report", "--partner", "acme", "--month", "2026-09")
     assert csv_out.exit_code == 0
     lines = csv_out.stdout.splitlines()
-    assert lines[0] == "client,managed_id,billable_gb,period,in_connectwise"
+    # columns are only ever added at the end (scripts read them by position)
+    assert lines[0] == "client,managed_id,billable_gb,period,in_connectwise,in_connectwise_gb"
     assert lines[1].startswith('Law Office of R. Smith,LAWSMITH,1250.46,2026-09,"yes, ')
-    assert lines[2] == "Contoso Dental,CONTOSO-01,310.50,2026-09,no"
-    assert lines[4] == "Fabrikam,,3.00,2026-09,no (unmapped: no client in the config)"
+    assert lines[1].endswith(",1250.46")
+    assert lines[2] == "Contoso Dental,CONTOSO-01,310.50,2026-09,no,"
+    assert lines[4] == "Fabrikam,,3.00,2026-09,no (unmapped: no client in the config),"
     out = tmp_path / "r.html"
     html = run(
         config,

@@ -119,6 +119,7 @@ def test_hostile_client_names_reach_connectwise_intact(sim, make_config, passwor
                                                        client_names, gbs):
     import urllib.request
 
+    sim.sim.tenants["acme"].pop("rest", None)  # SOAP only: its REST agreements name companies
     urllib.request.urlopen(urllib.request.Request(f"{sim.url}/_sim/reset", data=b"",
                                                   method="POST"), timeout=5).close()
     shutil.rmtree(tmp_path / "state", ignore_errors=True)

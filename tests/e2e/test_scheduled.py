@@ -185,7 +185,12 @@ def test_schedule_state_remembers_the_day_and_when_it_changed(
         verbose = run(config, "-v", "publish", "--scheduled")
     assert "next automatic publish on 2026-12-01" in verbose.stderr
     state = json.loads((tmp_path / "state" / "schedule.json").read_text())
-    assert state == {"acme": {"day": 1, "since": "2026-11-03"}}
+    from cwpublish.config import load_config
+    from cwpublish.state_keys import state_key
+
+    key = state_key(load_config(config).partners[0])  # the partner on this site and company
+    assert key.startswith("acme@http+127.0.0.1_") and key.endswith("~acme")
+    assert state == {key: {"day": 1, "since": "2026-11-03"}}
 
 
 def test_nothing_due_imports_no_heavy_module(make_config, tmp_path):

@@ -183,6 +183,54 @@ def test_the_shipped_example_config_is_valid():
     assert config.partners[0].schedule.day == 5 and config.smtp.port == 587
 
 
+def test_the_example_rest_partner_is_valid_once_uncommented(tmp_path):
+    """The commented REST partner in the example is the documented contract: it must load."""
+    import re
+
+    from conftest import ROOT
+
+    lines = (ROOT / "config.example.yaml").read_text().split("\n")
+    start = next(i for i, line in enumerate(lines) if "- name: acme-cloud" in line)
+    text = "\n".join(lines[:start] + [re.sub(r"^  # ", "  ", line) for line in lines[start:]])
+    path = tmp_path / "c.yaml"
+    path.write_text(text.replace("https://na.myconnectwise.net", "https://cw.example.com"))
+    cloud = load_config(path).partner("acme-cloud")
+    assert cloud.connectwise.api == "rest" and cloud.connectwise.settings.api_version == "2025.1"
+    assert cloud.clients[0].company == cloud.clients[0].managed_id == "LAWSMITH"
+
+
+@pytest.mark.parametrize(
+    ("section", "client", "message"),
+    [
+        ({"integrator_username": "x"}, {}, "integrator_username: unknown key"),
+        ({}, {"managed_id": "X"}, "company: is required"),
+        ({"client_id": "not-a-guid"}, {}, "client_id: must be the integration's clientId GUID"),
+        ({"publish_to": "agreement_addition"}, {}, "product: is required with publish_to"),
+    ],
+)
+def test_rest_keys_are_checked_and_soap_keys_refused(tmp_path, section, client, message):
+    from conftest import rest_partner_config
+
+    partner = rest_partner_config("https://cw.example.com")
+    partner["connectwise"].pop("allow_insecure_http")
+    partner["connectwise"].update(section)
+    if client:
+        partner["clients"] = [{"name": "A", **client}]
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"partners": [partner]}))
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_rest_client_keys_are_refused_under_soap(tmp_path):
+    data = with_partner()
+    data["partners"][0]["clients"][0]["company"] = "LAWSMITH"
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"clients\[0\]\.company: only with connectwise.api"):
+        load_config(path)
+
+
 def test_parse_cache_is_used_only_for_the_same_text(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(with_partner()))

@@ -68,8 +68,11 @@ def test_lock_of_a_killed_publish_is_taken_over_and_the_next_run_completes(
     sim_faults(sim, [])
     rerun = start(config)
     assert rerun.wait(timeout=60) == 0, rerun.stderr.read()
-    [entry] = read_history(tmp_path)  # the killed run recorded nothing half-written
+    entry, killed = read_history(tmp_path)  # nothing half-written; the killed run closed
     assert entry["status"] == "success"
+    assert killed["status"] == "interrupted" and "killed" in killed["error"]
+    assert {c["status"] for c in killed["clients"]} == {"unknown"}
+    assert not list((tmp_path / "state" / "runs").glob("*.json"))  # its journal is gone
     for f in (tmp_path / "state").rglob("*.json"):  # every state file is whole
         json.loads(f.read_text())
     assert not list((tmp_path / "state").rglob(".*.json.*"))  # no temp file left behind

@@ -102,7 +102,7 @@ def test_missing_file_names_file_and_period(tmp_path):
     [
         ("{}", "must be a JSON list"),
         ('[{"client": "A"}]', "item 0: must be an object with exactly client and billable_gb"),
-        ('[{"client": "A", "billable_gb": NaN}]', "not valid JSON"),
+        ('[{"client": "A", "billable_gb": NaN}]', "item 0: billable_gb must be a finite number"),
         ('[{"client": "A", "billable_gb": true}]', "item 0: billable_gb must be a number"),
         ("[", "not valid JSON"),
     ],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from cwpublish import interrupt
 from cwpublish.errors import ConnectWiseError
 from cwpublish.targets.base import NOT_SENT, REJECTED, Progress, RecordResult, Sent, UsageRecord
 
@@ -32,6 +33,8 @@ def send_batches(
     first_error: list[str] = []
 
     def send(batch: list[UsageRecord]) -> list[RecordResult]:
+        if interrupt.requested():  # Ctrl-C / SIGTERM: start nothing new
+            return [RecordResult(r, f"not sent: {interrupt.reason()}", NOT_SENT) for r in batch]
         if stop.is_set():
             return [RecordResult(r, f"not sent: {first_error[0]}", NOT_SENT) for r in batch]
         try:

@@ -14,25 +14,31 @@ from urllib.parse import urlsplit
 from cwpublish.config import ConnectWise
 from cwpublish.errors import ConnectWiseError
 from cwpublish.redaction import redact
+from cwpublish.sanitize import one_line
 from cwpublish.targets.base import UsageRecord
 from cwpublish.targets.connectwise_soap.envelope import (
     NAMESPACE,
+    SOAP_ENV,
     UPDATE_HEADERS,
     soap_headers,
     update_envelope,
 )
 from cwpublish.targets.connectwise_soap.settings import endpoint
 from cwpublish.targets.http import (
+    DeadlineExceeded,
+    Redirected,
     ResponseTooLarge,
     http_error,
     new_session,
-    read_capped,
     retry_after,
+    send,
     transport_error,
 )
 from cwpublish.targets.retry import with_retries
 
 BINDING = f"{{{NAMESPACE}}}ManagedDeviceApiSoap"
+# What zeep raises when an answer parses but does not map (an empty Body, a stray element).
+_ODD_ANSWER = (ValueError, TypeError, AttributeError, IndexError, KeyError, SyntaxError)
 MAX_ERROR_TEXT = 300
 
 
@@ -132,7 +138,7 @@ class ConnectWiseClient:
             )
 
         text = (self._call("UpdateManagedDevices", call) or "").strip()
-        return redact(text, self._password)[:MAX_ERROR_TEXT] if text else None
+        return one_line(redact(text, self._password), MAX_ERROR_TEXT) if text else None
 
     def _call(self, operation: str, call):
         """Run a call through the shared retry policy (transient failures retried)."""
@@ -154,10 +160,10 @@ class ConnectWiseClient:
         except (zx.TransportError, NotSoap) as e:
             code = e.status if isinstance(e, NotSoap) else e.status_code
             if code in (200, 500):
+                what = e.content_type if isinstance(e, NotSoap) else "a body that is not XML"
                 raise ConnectWiseError(
                     operation,
-                    f"{host} answered HTTP {code} with "
-                    f"{e.content_type}, not SOAP (a proxy or login page?)",
+                    f"{host} answered HTTP {code} with {what}, not SOAP (a proxy or login page?)",
                     kind="response",
                     http_status=code,
                 ) from None
@@ -183,8 +189,54 @@ class ConnectWiseClient:
                 f"expected SOAP response ({type(e).__name__})",
                 kind="response",
             ) from None
-        except (requests.exceptions.RequestException, ResponseTooLarge) as e:
+        except (
+            requests.exceptions.RequestException,
+            ResponseTooLarge,
+            Redirected,
+            DeadlineExceeded,
+        ) as e:
             raise transport_error(operation, host, self.cw.timeout, e) from None
+        except WrongAnswer as e:
+            raise ConnectWiseError(
+                operation,
+                f"{host} answered HTTP 200 without a {e.expected}; not taken as a success",
+                kind="response",
+            ) from None
+        except (*_ODD_ANSWER, zx.Error) as e:
+            # zeep meeting an answer it cannot map (an empty Body, a stray element): the
+            # answer is wrong, not our code; a clean failure of this call.
+            raise ConnectWiseError(
+                operation,
+                f"{host} answered with something that is not the expected SOAP response "
+                f"({type(e).__name__})",
+                kind="response",
+            ) from None
+
+
+class WrongAnswer(Exception):
+    """A well-formed SOAP answer that is not the answer to the call made (an empty Body, another
+    operation's response): never taken as a success."""
+
+    def __init__(self, expected: str):
+        self.expected = expected
+
+
+def _expect_response(content: bytes, expected: str) -> None:
+    """WrongAnswer unless the SOAP Body's first element is `expected` (a safe parse: no DTD,
+    no entities, no network; zeep's own hardened parse follows)."""
+    from lxml import etree
+
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
+    try:
+        root = etree.fromstring(content, parser)
+    except etree.XMLSyntaxError:
+        return  # zeep reports it as not XML
+    body = root.find(f"{{{SOAP_ENV}}}Body")
+    first = next((el for el in body if isinstance(el.tag, str)), None) if body is not None else None
+    if first is None or first.tag != f"{{{NAMESPACE}}}{expected}":
+        raise WrongAnswer(expected)
 
 
 class NotSoap(Exception):
@@ -197,23 +249,17 @@ class NotSoap(Exception):
 
 
 def _checked_transport():
-    """zeep's Transport, reading at most MAX_RESPONSE bytes and refusing answers that cannot be
-    SOAP before zeep parses them."""
+    """zeep's Transport through the hardened session: no redirects, a total deadline per
+    request, at most MAX_RESPONSE bytes, and answers that cannot be SOAP refused before zeep
+    parses them."""
     from zeep.transports import Transport
 
     class CheckedTransport(Transport):
-        # `verify` is passed on every request: requests would otherwise let REQUESTS_CA_BUNDLE
-        # from the environment override the session's ca_bundle.
         def post(self, address, message, headers):
-            response = self.session.post(
-                address,
-                data=message,
+            response = send(
+                self.session, "POST", address, self.operation_timeout, data=message,
                 headers=headers,
-                timeout=self.operation_timeout,
-                stream=True,
-                verify=self.session.verify,
             )
-            response._content = read_capped(response)
             ctype = response.headers.get("Content-Type", "")
             if response.status_code not in (200, 500) or "xml" not in ctype.lower():
                 raise NotSoap(
@@ -221,12 +267,17 @@ def _checked_transport():
                     ctype.split(";")[0] or "no content type",
                     retry_after(response.headers.get("Retry-After")),
                 )
+            if not response.content.strip():
+                raise NotSoap(response.status_code, "an empty body")
+            if response.status_code == 200:
+                action = headers.get("SOAPAction", "").strip('"').rsplit("/", 1)[-1]
+                _expect_response(response.content, f"{action}Response")
             return response
 
         def _load_remote_data(self, url):  # the live ?wsdl
-            response = self.session.get(url, timeout=self.load_timeout, verify=self.session.verify)
-            with response:
-                response.raise_for_status()
-                return response.content
+            response = send(self.session, "GET", url, self.load_timeout)
+            if response.status_code != 200:
+                raise NotSoap(response.status_code, response.headers.get("Content-Type", ""))
+            return response.content
 
     return CheckedTransport

@@ -1,0 +1,30 @@
+"""Text from outside (fault texts, usage names) made safe for a terminal, an email header, a
+table or a CSV cell: one line, no control characters, bounded length."""
+
+from __future__ import annotations
+
+import re
+
+# C0/C1 controls, DEL, and Unicode line/paragraph separators and bidi overrides (which can
+# make a line read differently from what it holds).
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_SPACES = re.compile(r"\s{2,}")
+
+
+def one_line(text: str, limit: int | None = None) -> str:
+    """`text` on one line: line breaks and tabs become spaces, other controls are shown
+    escaped (`\\x1b`), runs of spaces fold; cut to `limit` characters with an ellipsis."""
+
+    def replace(m: re.Match) -> str:
+        ch = m.group()
+        return " " if ch in "\r\n\t\v\f\u2028\u2029" else ch.encode("unicode_escape").decode()
+
+    cleaned = _SPACES.sub(" ", _UNSAFE.sub(replace, text)).strip()
+    if limit is not None and len(cleaned) > limit:
+        cleaned = cleaned[: limit - 1] + "…"
+    return cleaned
+
+
+def is_clean(text: str) -> bool:
+    """Whether `text` is already safe (no control or separator characters)."""
+    return not _UNSAFE.search(text)

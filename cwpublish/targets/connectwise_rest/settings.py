@@ -1,0 +1,78 @@
+"""The REST target's config keys under `connectwise:` (api: rest), validated with their paths.
+
+Light on purpose: every run validates the config, the nightly no-op included.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from cwpublish.config import ConnectWise, default
+
+SECRET_LABEL = "API private key"  # the partner secret in the keyring
+MODES = ("configuration", "agreement_addition")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_VERSION = re.compile(r"^\d{4}\.\d{1,2}$")
+
+
+@dataclass(frozen=True)
+class RestSettings:
+    """The API member, the integration's clientId, and where the usage goes."""
+
+    public_key: str
+    client_id: str
+    api_version: str = "2025.1"  # pinned in Accept
+    publish_to: str = "configuration"  # configuration | agreement_addition
+    configuration_type: str = "Backup Stats"  # configuration mode: the type's name
+    product: str | None = None  # agreement_addition: catalog product identifier
+    agreement_type: str | None = None  # agreement_addition: which active agreement
+
+
+REQUIRED = ("public_key", "client_id")
+KEYS = {*REQUIRED, "api_version", "publish_to", "configuration_type", "product", "agreement_type"}
+
+
+def validate(v: Any, m: dict, where: str) -> RestSettings | None:
+    """RestSettings from the `connectwise` mapping `m`; problems go to the Validator `v`."""
+    public_key = v.string(m, "public_key", where)
+    client_id = v.string(m, "client_id", where)
+    if client_id and not _GUID.match(client_id):
+        v.fail(f"{where}.client_id", f"must be the integration's clientId GUID, got {client_id!r}")
+    version = v.string(m, "api_version", where, default(RestSettings, "api_version"))
+    if version and not _VERSION.match(str(version)):
+        v.fail(f"{where}.api_version", f"must look like 2025.1 (quote it), got {version!r}")
+    mode = v.choice(m, "publish_to", where, MODES, default(RestSettings, "publish_to"))
+    ctype = v.string(m, "configuration_type", where, default(RestSettings, "configuration_type"))
+    product = v.string(m, "product", where)
+    agreement_type = v.string(m, "agreement_type", where)
+    if mode == "agreement_addition":
+        for key, value in (("product", product), ("agreement_type", agreement_type)):
+            if not value:
+                v.fail(f"{where}.{key}", "is required with publish_to: agreement_addition")
+    elif product or agreement_type:
+        v.fail(f"{where}.publish_to", "product and agreement_type need agreement_addition")
+    if not public_key or not client_id:
+        return None
+    return RestSettings(
+        public_key=public_key,
+        client_id=client_id,
+        api_version=str(version or default(RestSettings, "api_version")),
+        publish_to=mode,
+        configuration_type=ctype or default(RestSettings, "configuration_type"),
+        product=product,
+        agreement_type=agreement_type,
+    )
+
+
+def single_period(cw: ConnectWise) -> str | None:
+    """Why this partner holds one value rather than one per month (None: it holds months)."""
+    if cw.settings.publish_to == "agreement_addition":
+        return "an agreement addition holds one quantity, not one per month"
+    return None
+
+
+def secret_owner(cw: ConnectWise) -> str:
+    """Whose secret it is, for messages: the API member's public key."""
+    return f"API member {cw.company_id}+{cw.settings.public_key}"

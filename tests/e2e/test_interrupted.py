@@ -1,0 +1,96 @@
+"""Ctrl-C / SIGTERM during a publish leave a true record: the entry is `interrupted`, each
+client's real outcome is kept, the ledger holds what ConnectWise accepted, exit 130/143."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+
+import pytest
+
+from conftest import SECRET, USAGE, partner_config, read_history, sim_faults, soap_requests
+
+PERIOD = f"{date.today():%Y-%m}"
+
+
+def start(config, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "cwpublish", "-c", str(config), "publish", "--yes", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=os.environ.copy(),
+    )
+
+
+def wait_for(predicate, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_stops_sending_and_records_the_truth(
+    sim, make_config, password, tmp_path, signum, code
+):
+    partner = partner_config(sim.url)
+    partner["connectwise"].update({"batch_size": 1, "parallel_requests": 1})
+    config = make_config(partners=[partner], usage={f"acme-{PERIOD}.csv": USAGE})
+    sim_faults(sim, [{"operation": "UpdateManagedDevices", "delay": 0.8}])
+    proc = start(config, "--json")
+    wait_for(lambda: soap_requests(sim, "UpdateManagedDevices"))
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == code, err
+    doc = json.loads(out)
+    assert doc["exit_code"] == code
+    [entry] = doc["entries"]
+    assert entry["status"] == "interrupted" and "interrupted by SIG" in entry["error"]
+    statuses = [c["status"] for c in entry["clients"]]
+    published = {c["managed_id"] for c in entry["clients"] if c["status"] == "published"}
+    assert statuses[0] == "published" and "failed" in statuses  # in flight: finished
+    assert published == set(sim.sim.state()["configurations"]["acme"])  # the real outcome
+    not_sent = [c for c in entry["clients"] if c["status"] == "failed"]
+    assert all(c["kind"] == "not-sent" for c in not_sent)
+    [recorded] = read_history(tmp_path)
+    assert recorded["status"] == "interrupted" and recorded["exit_code"] == code
+    [ledger] = (tmp_path / "state" / "ledger").glob(f"*/{PERIOD}.json")
+    assert set(json.loads(ledger.read_text())) == published
+    assert not list((tmp_path / "state" / "runs").glob("*.json"))
+    assert SECRET not in out + err
+
+
+def test_the_rest_is_published_by_the_next_scheduled_run(sim, make_config, password, tmp_path):
+    partner = partner_config(sim.url)
+    partner["connectwise"].update({"batch_size": 1, "parallel_requests": 1})
+    partner["schedule"] = {"day": date.today().day}
+    config = make_config(partners=[partner], usage={f"acme-{PERIOD}.csv": USAGE})
+    sim_faults(sim, [{"operation": "UpdateManagedDevices", "delay": 0.8}])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cwpublish", "-c", str(config), "publish", "--scheduled"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+    )
+    wait_for(lambda: soap_requests(sim, "UpdateManagedDevices"))
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 143
+    first = set(sim.sim.state()["configurations"]["acme"])
+    assert 0 < len(first) < 3
+    sim_faults(sim, [])
+    again = subprocess.run(
+        [sys.executable, "-m", "cwpublish", "-c", str(config), "publish", "--scheduled"],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
+    )
+    assert again.returncode == 0, again.stderr
+    assert set(sim.sim.state()["configurations"]["acme"]) == {"LAWSMITH", "CONTOSO-01",
+                                                                 "NORTHWIND"}
+    newest = read_history(tmp_path)[0]
+    skipped = {c["managed_id"] for c in newest["clients"] if c["status"] == "skipped"}
+    assert skipped == first  # what was accepted is not sent again
