@@ -227,6 +227,28 @@ def run_subprocess(
     )
 
 
+def start_publish(config, *args: str) -> subprocess.Popen:
+    """`cwpublish publish --yes ...` as a background process (signals, locks, kills)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "cwpublish", "-c", str(config), "publish", "--yes", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=os.environ.copy(),
+    )
+
+
+def wait_for(predicate, timeout: float = 20) -> None:
+    """Poll until `predicate()` holds (for another process's progress; never for time)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
 def read_history(tmp_path: Path) -> list[dict]:
     """Every history entry in full (index + per-entry files), newest first."""
     from cwpublish.history import History

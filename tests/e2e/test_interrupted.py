@@ -4,36 +4,25 @@ client's real outcome is kept, the ledger holds what ConnectWise accepted, exit 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import date
 
 import pytest
 
-from conftest import SECRET, USAGE, partner_config, read_history, sim_faults, soap_requests
+from conftest import (
+    SECRET,
+    USAGE,
+    partner_config,
+    read_history,
+    sim_faults,
+    soap_requests,
+    start_publish,
+    wait_for,
+)
 
 PERIOD = f"{date.today():%Y-%m}"
-
-
-def start(config, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "cwpublish", "-c", str(config), "publish", "--yes", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env=os.environ.copy(),
-    )
-
-
-def wait_for(predicate, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
@@ -44,7 +33,7 @@ def test_a_signal_stops_sending_and_records_the_truth(
     partner["connectwise"].update({"batch_size": 1, "parallel_requests": 1})
     config = make_config(partners=[partner], usage={f"acme-{PERIOD}.csv": USAGE})
     sim_faults(sim, [{"operation": "UpdateManagedDevices", "delay": 0.8}])
-    proc = start(config, "--json")
+    proc = start_publish(config, "--json")
     wait_for(lambda: soap_requests(sim, "UpdateManagedDevices"))
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=30)

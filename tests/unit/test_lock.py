@@ -5,38 +5,25 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 from datetime import date
 
-from conftest import USAGE, read_history, sim_faults, sim_state, soap_requests
+from conftest import (
+    USAGE,
+    read_history,
+    sim_faults,
+    sim_state,
+    soap_requests,
+    start_publish,
+    wait_for,
+)
 
 USAGE_FILE = f"acme-{date.today():%Y-%m}.csv"
-
-
-def start(config, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "cwpublish", "-c", str(config), "publish", "--yes", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env=os.environ.copy(),
-    )
-
-
-def wait_for(predicate, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_two_publishes_at_once_exactly_one_publishes(sim, make_config, password):
     config = make_config(sim.url, usage={USAGE_FILE: USAGE})
     sim_faults(sim, [{"operation": "UpdateManagedDevices", "delay": 3, "times": 1}])
-    procs = [start(config), start(config)]
+    procs = [start_publish(config), start_publish(config)]
     outcomes = sorted((p.wait(timeout=60), *p.communicate()) for p in procs)
     assert [code for code, _, _ in outcomes] == [0, 11]
     _, _, stderr = outcomes[1]
@@ -47,9 +34,9 @@ def test_two_publishes_at_once_exactly_one_publishes(sim, make_config, password)
 def test_second_publish_names_the_holder(sim, make_config, password):
     config = make_config(sim.url, usage={USAGE_FILE: USAGE})
     sim_faults(sim, [{"operation": "UpdateManagedDevices", "delay": 3, "times": 1}])
-    first = start(config)
+    first = start_publish(config)
     wait_for(lambda: soap_requests(sim, "GetManagedGroup"))
-    second = start(config, "--client", "LAWSMITH")
+    second = start_publish(config, "--client", "LAWSMITH")
     assert second.wait(timeout=30) == 11
     assert f"PID {first.pid}" in second.stderr.read()
     assert first.wait(timeout=60) == 0
@@ -60,13 +47,13 @@ def test_lock_of_a_killed_publish_is_taken_over_and_the_next_run_completes(
 ):
     config = make_config(sim.url, usage={USAGE_FILE: USAGE})
     sim_faults(sim, [{"operation": "UpdateManagedDevices", "delay": 30, "times": 1}])
-    victim = start(config)
+    victim = start_publish(config)
     wait_for(lambda: soap_requests(sim, "GetManagedGroup"))
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(timeout=10)
     assert (tmp_path / "state" / "publish.lock").exists()
     sim_faults(sim, [])
-    rerun = start(config)
+    rerun = start_publish(config)
     assert rerun.wait(timeout=60) == 0, rerun.stderr.read()
     entry, killed = read_history(tmp_path)  # nothing half-written; the killed run closed
     assert entry["status"] == "success"

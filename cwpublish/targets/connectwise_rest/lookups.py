@@ -5,7 +5,7 @@ by company; additions per agreement (a sub-resource: one request per agreement).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from cwpublish.targets.connectwise_rest.client import RestClient, quoted
 
@@ -17,18 +17,29 @@ def _chunks(values: Iterable, size: int = CHUNK) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+def _grouped(
+    client: RestClient, path: str, condition: Callable[[str], str], values: Iterable, fields: str,
+    key: Callable[[dict], object],
+) -> dict:
+    """Objects at `path` for `values` (CHUNK per request, `condition(listed)` each), grouped
+    by `key(object)`."""
+    found: dict = defaultdict(list)
+    for chunk in _chunks(values):
+        for obj in client.pages(path, condition(", ".join(chunk)), fields):
+            found[key(obj)].append(obj)
+    return found
+
+
 def companies(client: RestClient, identifiers: Iterable[str]) -> dict[str, list[dict]]:
     """identifier (casefolded) -> the companies ConnectWise has with it (any status)."""
-    found: dict[str, list[dict]] = defaultdict(list)
-    for chunk in _chunks(identifiers):
-        listed = ", ".join(quoted(i) for i in chunk)
-        for c in client.pages(
-            "/company/companies",
-            f"identifier in ({listed})",
-            "id,identifier,name,status,deletedFlag",
-        ):
-            found[str(c.get("identifier", "")).casefold()].append(c)
-    return found
+    return _grouped(
+        client,
+        "/company/companies",
+        lambda listed: f"identifier in ({listed})",
+        (quoted(i) for i in identifiers),
+        "id,identifier,name,status,deletedFlag",
+        lambda c: str(c.get("identifier", "")).casefold(),
+    )
 
 
 def is_active(company: dict) -> bool:
@@ -65,34 +76,30 @@ def configurations(
     client: RestClient, type_id: int, device_ids: Iterable[str]
 ) -> dict[str, list[dict]]:
     """deviceIdentifier (casefolded) -> configurations of that type holding it."""
-    found: dict[str, list[dict]] = defaultdict(list)
-    for chunk in _chunks(device_ids):
-        listed = ", ".join(quoted(d) for d in chunk)
-        for c in client.pages(
-            "/company/configurations",
-            f"type/id={int(type_id)} and deviceIdentifier in ({listed})",
-            "id,name,company,deviceIdentifier,backupBillableSpaceGb,backupYear,backupMonth",
-        ):
-            found[str(c.get("deviceIdentifier", "")).casefold()].append(c)
-    return found
+    return _grouped(
+        client,
+        "/company/configurations",
+        lambda listed: f"type/id={int(type_id)} and deviceIdentifier in ({listed})",
+        (quoted(d) for d in device_ids),
+        "id,name,company,deviceIdentifier,backupBillableSpaceGb,backupYear,backupMonth",
+        lambda c: str(c.get("deviceIdentifier", "")).casefold(),
+    )
 
 
 def agreements(
     client: RestClient, company_ids: Iterable[int], agreement_type: str
 ) -> dict[int, list[dict]]:
     """company id -> its active agreements of that type."""
-    found: dict[int, list[dict]] = defaultdict(list)
-    for chunk in _chunks(company_ids):
-        listed = ", ".join(str(int(i)) for i in chunk)
-        for a in client.pages(
-            "/finance/agreements",
-            f'company/id in ({listed}) and type/name={quoted(agreement_type)} '
-            'and agreementStatus="Active"',
-            "id,name,company,type,agreementStatus,cancelledFlag",
-        ):
-            if not a.get("cancelledFlag") and isinstance(a.get("company"), dict):
-                found[int(a["company"]["id"])].append(a)
-    return found
+    found = _grouped(
+        client,
+        "/finance/agreements",
+        lambda listed: f"company/id in ({listed}) and type/name={quoted(agreement_type)} "
+        'and agreementStatus="Active"',
+        (str(int(i)) for i in company_ids),
+        "id,name,company,type,agreementStatus,cancelledFlag",
+        lambda a: int((a.get("company") or {}).get("id") or 0),
+    )
+    return {k: [a for a in v if not a.get("cancelledFlag")] for k, v in found.items() if k}
 
 
 def additions(client: RestClient, agreement_id: int, product_identifier: str) -> list[dict]:
