@@ -1,52 +1,164 @@
 """What to do about a publish that did not fully succeed (terminal output and email).
 
 Advice is chosen by the kind of failure: the entry's exit code for a partner-wide failure
-(12 login, 2 input, 1 unreachable) and each client's `kind` (unknown key, rejected, not sent,
-no usage), never by matching message text.
+(12 login, 2 input, 1 unreachable, 130/143 interrupted) and each client's `kind` (unknown key,
+rejected, not sent, no usage, unknown), never by matching message text: a lone unknown
+Managed ID is a setup step in ConnectWise, not an outage.
+
+The way to finish a publish is `cwpublish publish --retry ID`: it names the entry, not the
+clients, so it works for one failed client or ten thousand. Clients without usage are not
+advised to be retried as they are (they would fail again): the usage data comes first.
+
+Which API the partner uses is not in the entry (its shape is a contract), and guessing it
+from the error text is what this module must not do; a caller that knows it (from the
+configuration) passes `api`, otherwise the login advice names both variants briefly.
 """
 
 from __future__ import annotations
 
-from cwpublish.errors import EXIT_FAILED, EXIT_LOGIN, EXIT_USAGE
-from cwpublish.targets.base import UNKNOWN_KEY
+from cwpublish.errors import EXIT_FAILED, EXIT_LOGIN, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
+from cwpublish.targets.base import NO_USAGE, NOT_SENT, REJECTED, UNKNOWN_KEY
 
-RETRY_LISTED = 10  # at most this many --client flags in a suggested command
+UNKNOWN = "unknown"  # a client sent by a run that was killed before its answer was recorded
+NAMES_LISTED = 5  # at most this many clients named in one step
 
 
-def next_steps(entry: dict) -> list[str]:
-    """Steps for a history entry (or a dry run's preview); none for a success."""
-    partner, period = entry["partner"], entry["period"]
-    failed = [c for c in entry["clients"] if c["status"] == "failed"]
-    retry = f"cwpublish publish --partner {partner} --month {period}"
-    code = entry.get("exit_code")
+def next_steps(entry: dict, api: str | None = None) -> list[str]:
+    """Steps for a history entry (or a dry run's preview, which has no ID); none for a success.
+
+    `api`: the partner's `connectwise.api` ("soap" or "rest") when the caller knows it.
+    """
     if entry["status"] == "success":
         return []
+    partner, code = entry["partner"], entry.get("exit_code")
+    left = [c for c in entry["clients"] if c["status"] in ("failed", UNKNOWN)]
+    by_kind: dict[str | None, list[dict]] = {}
+    for c in left:
+        kind = UNKNOWN if c["status"] == UNKNOWN else c.get("kind")
+        by_kind.setdefault(kind, []).append(c)
+    steps = _partner_wide(entry, code, api, by_kind)
+    steps += _per_kind(entry, code, api, by_kind)
+    duplicates = [c for c in entry["clients"] if c["status"] == "duplicate"]
+    if duplicates:
+        steps.append(
+            f"{_count(duplicates)} already published for {entry['period']}: add --force to "
+            "publish again deliberately, or leave them out."
+        )
+    steps += _publish_again(entry, partner, by_kind)
+    return steps
+
+
+def _partner_wide(
+    entry: dict, code: int | None, api: str | None, by_kind: dict[str | None, list[dict]]
+) -> list[str]:
+    """Steps for what stopped the whole publish, from the entry's exit code."""
+    partner = entry["partner"]
     if code == EXIT_LOGIN:
         return [
-            "Check the integrator login in ConnectWise (System > Setup Tables > Integrator "
-            "Login): password, Managed Services API access, and the Management IT Name.",
-            f"If the password changed: cwpublish credentials set --partner {partner}",
-            f"Then prove it: cwpublish check-config --online --partner {partner}",
-            f"Then publish: {retry}",
+            *_login(api),
+            f"If the {_secret(api)} changed: cwpublish credentials set --partner {partner}",
+            f"Prove it: cwpublish check-config --online --partner {partner}",
         ]
-    if code == EXIT_USAGE:
+    if code == EXIT_USAGE and set(by_kind) - {NO_USAGE}:
         return [
-            "Fix the usage data or the credentials named in the error (nothing was sent).",
+            "Fix the usage data or the credentials named in the error; nothing was sent.",
             f"Check with: cwpublish check-config --partner {partner}",
-            f"Then publish: {retry}",
         ]
+    if code in (EXIT_SIGINT, EXIT_SIGTERM) or entry["status"] == "interrupted":
+        return [
+            "The publish was interrupted (Ctrl-C, SIGTERM, or the process was killed); what "
+            "ConnectWise accepted is recorded, the rest was not sent or not answered."
+        ]
+    if entry.get("error") and (code == EXIT_FAILED or NOT_SENT in by_kind):
+        return [
+            "ConnectWise could not be reached or answered wrongly (the error says which); "
+            + ("nothing was sent." if entry["status"] == "failed" else "not everything was sent.")
+            + " Publish again once it answers; re-sending what it already has is harmless."
+        ]
+    return []
+
+
+def _login(api: str | None) -> list[str]:
+    """What to check when ConnectWise rejected who we are, for the partner's API."""
+    soap = (
+        "the integrator login (System > Setup Tables > Integrator Login): its password, "
+        "Managed Services API access, and the Management IT Name"
+    )
+    rest = (
+        "the API member (System > Members > API Members): its public and private key, its "
+        "security role, and that the integration's clientId is accepted; and that the "
+        "configuration type or product exists"
+    )
+    if api == "soap":
+        return [f"Check {soap} in ConnectWise."]
+    if api == "rest":
+        return [f"Check {rest} in ConnectWise."]
+    return [f"Check in ConnectWise who cwpublish logs in as: SOAP, {soap}; REST, {rest}."]
+
+
+def _secret(api: str | None) -> str:
+    return {"soap": "password", "rest": "private key"}.get(api or "", "password or private key")
+
+
+def _per_kind(
+    entry: dict, code: int | None, api: str | None, by_kind: dict[str | None, list[dict]]
+) -> list[str]:
+    """One step per kind of client failure."""
     steps = []
-    if entry["status"] == "failed" and code == EXIT_FAILED:
+    if UNKNOWN_KEY in by_kind:
+        where = {
+            "soap": "a company's Management tab, Device Types: Backup Stats",
+            "rest": "the company with that identifier, and its agreement",
+        }.get(api or "", "SOAP: the company's Management tab, Device Types: Backup Stats; "
+              "REST: the company with that identifier")
         steps.append(
-            "ConnectWise could not be reached or refused the request; nothing or not "
-            "everything was sent. Publish again once it is reachable."
+            f"ConnectWise does not know {_count(by_kind[UNKNOWN_KEY])} "
+            f"({_names(by_kind[UNKNOWN_KEY])}): set them up in ConnectWise ({where}), or "
+            "correct the Managed ID / company in the configuration."
         )
-    if any(c.get("kind") == UNKNOWN_KEY for c in failed):
+    if REJECTED in by_kind:
         steps.append(
-            "Set up the missing Managed IDs in ConnectWise (company > Management tab, "
-            "Device Types: Backup Stats) or correct them in the configuration."
+            f"ConnectWise refused the record of {_count(by_kind[REJECTED])} "
+            f"({_names(by_kind[REJECTED])}); each row gives its reason (e.g. the device type, "
+            "configuration type or agreement): fix that in ConnectWise."
         )
-    if failed:
-        names = " ".join(f"--client {c['managed_id']}" for c in failed[:RETRY_LISTED])
-        steps.append(f"Publish the failed clients: {retry} {names}")
+    if NOT_SENT in by_kind and code not in (EXIT_LOGIN, EXIT_USAGE) and not entry.get("error"):
+        steps.append(f"{_count(by_kind[NOT_SENT])} not sent: the publish stopped before them.")
+    if UNKNOWN in by_kind:
+        steps.append(
+            f"{_count(by_kind[UNKNOWN])} sent, but the run was killed before the answer was "
+            "recorded; sending them again is harmless."
+        )
+    if NO_USAGE in by_kind:
+        rows = by_kind[NO_USAGE]
+        steps.append(
+            f"No usage row for {entry['period']} for {_count(rows)} ({_names(rows)}): add "
+            f"their rows to {entry.get('usage_source') or 'the usage data'} (the error says if "
+            "a row is spelled differently), or set `publish: false`; publishing them before "
+            "that fails again, and a missing row is never sent as 0."
+        )
     return steps
+
+
+def _publish_again(entry: dict, partner: str, by_kind: dict[str | None, list[dict]]) -> list[str]:
+    """The command that finishes the publish: --retry ID for a recorded entry."""
+    if not by_kind:
+        return []
+    if entry.get("dry_run") or not entry.get("id"):  # a preview: nothing to retry yet
+        command = f"cwpublish publish --partner {partner} --month {entry['period']}"
+    else:
+        command = f"cwpublish publish --retry {entry['id']}"
+    if set(by_kind) - {NO_USAGE}:
+        return [f"Then publish what did not reach ConnectWise: {command}"]
+    return [f"Once the usage rows are there: {command}"]
+
+
+def _count(clients: list[dict]) -> str:
+    return f"{len(clients)} client{'s' if len(clients) != 1 else ''}"
+
+
+def _names(clients: list[dict]) -> str:
+    """A few Managed IDs, then how many more."""
+    shown = ", ".join(c["managed_id"] for c in clients[:NAMES_LISTED])
+    more = len(clients) - NAMES_LISTED
+    return f"{shown} and {more} more" if more > 0 else shown

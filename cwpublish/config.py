@@ -124,11 +124,35 @@ class Config:
 
 
 def find_config_path(explicit: str | None) -> Path:
-    """-c/--config, else $CWPUBLISH_CONFIG, else ./cwpublish.yaml, else ~/.config/cwpublish/."""
+    """-c/--config, else $CWPUBLISH_CONFIG, else ./cwpublish.yaml, else ~/.config/cwpublish/.
+
+    In the first two, `~` and `$NAME` / `${NAME}` are expanded: cron's /bin/sh passes
+    `CWPUBLISH_CONFIG=~/.config/...` literally, and a unit file may say `$HOME`. A variable
+    that is not set is a ConfigError naming it (exit 2), never a path with `$X` in it.
+    """
+    import re
+
+    def expand(given: str, where: str) -> Path:
+        def value(m: re.Match[str]) -> str:
+            name = m.group(1) or m.group(2)
+            if name not in os.environ:
+                raise ConfigError(
+                    where,
+                    [
+                        f"the environment variable {name} is not set (cron and systemd pass "
+                        "few variables; use an absolute path)"
+                    ],
+                )
+            return os.environ[name]
+
+        pattern = r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))"
+        return Path(os.path.expanduser(re.sub(pattern, value, given)))
+
     if explicit:
-        return Path(explicit)
-    if os.environ.get("CWPUBLISH_CONFIG"):
-        return Path(os.environ["CWPUBLISH_CONFIG"])
+        return expand(explicit, f"-c {explicit}")
+    env = os.environ.get("CWPUBLISH_CONFIG")
+    if env:
+        return expand(env, f"CWPUBLISH_CONFIG={env}")
     local = Path("cwpublish.yaml")
     if local.exists():
         return local

@@ -25,7 +25,8 @@ from cwpublish.config import (
     default,
     default_state_dir,
 )
-from cwpublish.config_fields import CONTROL_RE, FieldReader, join, kind, placeholder_problem
+from cwpublish.config_clients import CLIENT_KEYS, plain_client, trusted_clients
+from cwpublish.config_fields import FieldReader, join, kind, placeholder_problem
 from cwpublish.errors import ConfigError
 from cwpublish.targets import DEFAULT_API
 
@@ -195,9 +196,23 @@ class Validator(FieldReader):
         )
 
     def site(self, site: str, where: str, insecure: bool, secret: str = "password") -> str:
-        parts = urlsplit(site)
+        try:
+            parts = urlsplit(site)
+            parts.port  # noqa: B018 - raises for a port that is not a number
+        except ValueError:
+            self.fail(where, f"must be a URL such as https://cw.example.com, got {site!r}")
+            return site
         if parts.scheme not in ("https", "http") or not parts.hostname:
             self.fail(where, f"must be a URL such as https://cw.example.com, got {site!r}")
+        elif parts.username or parts.password:
+            self.fail(where, "must not hold a user name or password (secrets go in the keyring)")
+        elif parts.path.strip("/") or parts.query or parts.fragment:
+            bare = f"{parts.scheme}://{parts.netloc}"
+            self.fail(
+                where,
+                f"the site only, without a path: use {bare!r} (cwpublish adds the API's path; "
+                f"a pasted API URL would double it)",
+            )
         elif parts.scheme == "http":
             if not insecure:
                 self.fail(
@@ -266,7 +281,7 @@ class Validator(FieldReader):
         """A client entry with every problem reported (the slow path of clients())."""
         rest = api == "rest"
         required = ("name", "company") if rest else ("name", "managed_id")
-        m = self.mapping(item, at, _CLIENT_KEYS, required)
+        m = self.mapping(item, at, CLIENT_KEYS, required)
         name = self.string(m, "name", at)
         company = self.string(m, "company", at)
         agreement = self.string(m, "agreement", at)
@@ -298,7 +313,7 @@ class Validator(FieldReader):
             self.fail(where, "must be a non-empty list of {name, managed_id}")
             return None
         if self.trusted_clients:  # only names, IDs and flags: nothing outside the text
-            trusted = _trusted_clients(raw, api)
+            trusted = trusted_clients(raw, api)
             if trusted is not None:  # else: validated in full below, as a fresh parse would be
                 return trusted
         clients: list[Client] = []
@@ -307,7 +322,7 @@ class Validator(FieldReader):
         for i, item in enumerate(raw):
             # Fast path for the common well-formed entry: this loop runs for every client on
             # every run, the nightly no-op included.
-            quick = _plain_client(item, api)
+            quick = plain_client(item, api)
             if quick:
                 folded_name, folded_id = quick.name.casefold(), quick.managed_id.casefold()
                 if folded_name not in names and folded_id not in ids:
@@ -334,7 +349,6 @@ class Validator(FieldReader):
         return tuple(clients)
 
 
-_CLIENT_KEYS = {"name", "managed_id", "publish", "company", "agreement"}
 
 # connectwise keys of every API; each target adds its own (targets/<name>/settings.py KEYS)
 _CONNECTWISE_KEYS = {
@@ -349,54 +363,6 @@ _CONNECTWISE_KEYS = {
     "retry_max_seconds",
     "parallel_requests",
 }
-
-
-def _trusted_clients(raw: list, api: str) -> tuple[Client, ...] | None:
-    """The clients of cached data that validated before; None if any entry is not of the
-    validated shape (a cache written otherwise), so that it is validated in full instead.
-
-    Only type checks: this runs for every client on the nightly no-op, within its time budget.
-    """
-    clients = []
-    for c in raw:
-        if type(c) is not dict:
-            return None
-        client = _plain_client(c, api)
-        if client is None:
-            return None
-        clients.append(client)
-    return tuple(clients)
-
-
-def _plain_client(item: Any, api: str = "soap") -> Client | None:
-    """The Client of a well-formed entry (text name and ID, a boolean flag), else None.
-
-    The one shape both fast paths accept; anything else goes through Validator.client, which
-    reports it. Never converts: a number where text belongs is not plain.
-    """
-    if type(item) is not dict or not item.keys() <= _CLIENT_KEYS:
-        return None
-    company = agreement = None
-    if api == "rest":
-        company, agreement = item.get("company"), item.get("agreement")
-        if type(company) is not str or (agreement is not None and type(agreement) is not str):
-            return None
-        company = company.strip()
-        agreement = agreement.strip() if agreement is not None else None
-        if not company or CONTROL_RE.search(company) or (
-            agreement is not None and (not agreement or CONTROL_RE.search(agreement))
-        ):
-            return None
-    elif "company" in item or "agreement" in item:
-        return None
-    name, managed_id = item.get("name"), item.get("managed_id", company)
-    publish = item.get("publish", True)
-    if type(name) is not str or type(managed_id) is not str or type(publish) is not bool:
-        return None
-    name, managed_id = name.strip(), managed_id.strip()
-    if not name or not managed_id or CONTROL_RE.search(name) or CONTROL_RE.search(managed_id):
-        return None
-    return Client(name, managed_id, publish, company, agreement)
 
 
 def _is_loopback(host: str) -> bool:

@@ -1,22 +1,46 @@
-"""Secrets in the OS keyring: each partner's ConnectWise secret and the SMTP password.
+"""Secrets: each partner's ConnectWise secret and the SMTP password.
 
-Nothing here ever prints, logs or returns a password except to the caller that sends it.
-Under cron there is usually no desktop keyring (no D-Bus session), so every keyring failure is
-turned into one error that says how to fix it.
+They come from a file in `$CREDENTIALS_DIRECTORY` when there is one (systemd's
+LoadCredential=, a Kubernetes secret volume, Docker secrets: places without a keyring), else
+from the OS keyring. Nothing here ever prints, logs or returns a password except to the caller
+that sends it. Under cron there is usually no desktop keyring (no D-Bus session), so every
+keyring failure is turned into one error that says how to fix it.
+
+Secret files (`partner.<name>`, `smtp`) are read with these rules, each refusal one line
+naming the file and the fix (exit 2):
+- symlinks are followed (Kubernetes mounts each key as a symlink into `..data/`); what is
+  checked is the file finally opened, through its descriptor (no check-then-open race);
+- it must be a regular file, not readable or writable by group or others (mode & 0o077 == 0,
+  e.g. 0400 or 0600), and owned by the user cwpublish runs as or by root (root-owned files
+  are what systemd, Kubernetes and Docker create; another user's file could be read or changed
+  by that user);
+- exactly one final line break (LF or CRLF) is removed; an empty file, any other control
+  character, text that is not UTF-8 or more than 16 KiB is refused.
 """
 
 from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
 
 from cwpublish.config import Partner, Smtp
 from cwpublish.errors import CredentialsError
 
 SERVICE = "cwpublish"
+CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
+MAX_FILE_BYTES = 16 * 1024
 KEYRING_HINT = (
     "no usable keyring backend (common under cron or ssh, where no desktop keyring runs); "
     "install keyrings.alt (the cron extra: `pip install '.[cron]'`) and set "
     "PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring, or run inside "
-    "`dbus-run-session` with an unlocked keyring"
+    "`dbus-run-session` with an unlocked keyring, or put the secret in a file in "
+    "$CREDENTIALS_DIRECTORY"
 )
+
+
+class SecretFileError(CredentialsError):
+    """A secret file exists but cannot be used (mode, owner, type or content)."""
 
 
 def partner_key(partner: Partner) -> str:
@@ -64,15 +88,22 @@ def smtp_password(smtp: Smtp) -> str | None:
 
 
 def get_secret(key: str, what: str, set_hint: str) -> str:
-    """The stored secret; CredentialsError if it is missing or the keyring is unusable."""
-    value = _call("get_password", key)
-    if not value:
-        raise CredentialsError(f"{what} is not in the keyring; run `{set_hint}`")
-    problem = control_character(value)
-    if problem:  # stored by an older version, or by another tool
-        raise CredentialsError(
-            f"{what} in the keyring contains {problem} and cannot be sent; run `{set_hint}`"
-        )
+    """The secret from its file or the keyring; CredentialsError if it is missing, unsafe or
+    the keyring is unusable."""
+    path = secret_file(key)
+    if path is not None:
+        value = read_secret_file(path)
+    else:
+        value = _keyring_get(key, what)
+        if not value:
+            raise CredentialsError(
+                f"{what} is not in the keyring{_nor_file(key)}; run `{set_hint}`"
+            )
+        problem = control_character(value)
+        if problem:  # stored by an older version, or by another tool
+            raise CredentialsError(
+                f"{what} in the keyring contains {problem} and cannot be sent; run `{set_hint}`"
+            )
     from cwpublish.redaction import register
 
     register(value)  # masked from here on in every output, log, history and email
@@ -80,8 +111,129 @@ def get_secret(key: str, what: str, set_hint: str) -> str:
 
 
 def has_secret(key: str) -> bool:
-    """Whether a secret is stored (never returns the value)."""
-    return bool(_call("get_password", key))
+    """Whether a secret is stored (never returns the value); an unusable file raises."""
+    return secret_source(key) is not None
+
+
+def secret_source(key: str) -> str | None:
+    """Where the secret comes from: "file:/path", "keyring", or None when it is missing.
+
+    A file that is present but unusable raises SecretFileError (it would win over the
+    keyring, so saying "keyring" would be wrong).
+    """
+    path = secret_file(key)
+    if path is not None:
+        read_secret_file(path)
+        return f"file:{path}"
+    return "keyring" if _keyring_get(key, None) else None
+
+
+def secret_location(key: str) -> str:
+    """Where the secret is, in words for a checklist: "in the file /run/credentials/...",
+    "in the keyring (keyrings.alt.file.PlaintextKeyring)", or "not stored"."""
+    source = secret_source(key)
+    if source is None:
+        return "not stored"
+    if source.startswith("file:"):
+        return f"in the file {source.removeprefix('file:')}"
+    return f"in the keyring ({backend_name()})"
+
+
+def secret_file_name(key: str) -> str:
+    """The file name of a keyring key in $CREDENTIALS_DIRECTORY: `partner.<name>` or `smtp`."""
+    kind, _, rest = key.partition(":")
+    return "smtp" if kind == "smtp" else f"partner.{rest}"
+
+
+def secret_file_path(key: str) -> Path | None:
+    """Where the secret's file would be, or None when $CREDENTIALS_DIRECTORY is not set."""
+    directory = os.environ.get(CREDENTIALS_ENV)
+    return Path(os.path.abspath(directory), secret_file_name(key)) if directory else None
+
+
+def secret_file(key: str) -> Path | None:
+    """The secret's file when it exists (a symlink counts, even a broken one), else None."""
+    path = secret_file_path(key)
+    return path if path is not None and os.path.lexists(path) else None
+
+
+def read_secret_file(path: Path) -> str:
+    """The secret in `path`, checked as the module docstring says; SecretFileError if not."""
+    flags = os.O_RDONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise SecretFileError(f"{path}: a symlink to nothing; fix or remove it") from None
+    except PermissionError:
+        raise SecretFileError(
+            f"{path}: permission denied; the user cwpublish runs as must own it "
+            f"(`chown` it, then `chmod 600 {path}`), or cwpublish runs as root"
+        ) from None
+    except OSError as e:
+        raise SecretFileError(f"{path}: cannot open: {e.strerror}") from None
+    try:
+        _check_file(path, os.fstat(fd))
+        data = b""
+        while len(data) <= MAX_FILE_BYTES and (chunk := os.read(fd, MAX_FILE_BYTES + 1)):
+            data += chunk
+    except OSError as e:
+        raise SecretFileError(f"{path}: cannot read: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise SecretFileError(f"{path}: more than {MAX_FILE_BYTES // 1024} KiB; not a password")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SecretFileError(f"{path}: not UTF-8 text") from None
+    text = text.removesuffix("\n").removesuffix("\r")  # the one final line break editors add
+    if not text:
+        raise SecretFileError(f"{path}: empty; write the secret into it")
+    problem = control_character(text)
+    if problem:
+        raise SecretFileError(
+            f"{path}: contains {problem}; only one final line break is allowed, so write the "
+            "secret alone on one line (e.g. `printf '%s' \"$PW\" > FILE`)"
+        )
+    return text
+
+
+def _check_file(path: Path, st: os.stat_result) -> None:
+    """Refuse what is not a regular file, another user's file, or one others can read."""
+    real = os.path.realpath(path)
+    shown = f"{path} (-> {real})" if real != os.path.abspath(path) else str(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise SecretFileError(f"{shown}: not a regular file; put the secret in a plain file")
+    uid = os.geteuid() if hasattr(os, "geteuid") else None
+    if uid is not None and st.st_uid not in (uid, 0):
+        raise SecretFileError(
+            f"{shown}: owned by uid {st.st_uid}, not by uid {uid} that cwpublish runs as nor "
+            f"by root, so that user can read or change it; run `chown {uid} {real}`"
+        )
+    if uid is not None and st.st_mode & 0o077:
+        raise SecretFileError(
+            f"{shown}: mode {stat.S_IMODE(st.st_mode):04o} lets other users read or change it; "
+            f"run `chmod 600 {real}` (a Kubernetes secret volume: defaultMode: 0400, no fsGroup)"
+        )
+
+
+def _nor_file(key: str) -> str:
+    """' nor in /run/credentials/x/partner.acme' when $CREDENTIALS_DIRECTORY is set."""
+    path = secret_file_path(key)
+    return f" nor in {path}" if path is not None else ""
+
+
+def _keyring_get(key: str, what: str | None) -> str | None:
+    """The keyring's value; a keyring failure names the missing file too, when one was
+    expected in $CREDENTIALS_DIRECTORY (a container without a keyring)."""
+    try:
+        return _call("get_password", key)
+    except CredentialsError as e:
+        path = secret_file_path(key)
+        if path is None:
+            raise
+        label = f"{what}: " if what else ""
+        raise CredentialsError(f"{label}no file {path}, and {e}") from None
 
 
 def set_secret(key: str, value: str) -> None:

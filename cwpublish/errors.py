@@ -10,6 +10,7 @@ EXIT_OK = 0  # everything published, or nothing was due
 EXIT_FAILED = 1  # nothing published: ConnectWise unreachable, SOAP fault, ...
 EXIT_USAGE = 2  # bad configuration, usage data, option, or missing credentials
 EXIT_PARTIAL = 3  # some clients published, some failed
+EXIT_DECLINED = 10  # the user answered no to a confirmation; nothing was sent
 EXIT_LOCKED = 11  # another publish holds the lock
 EXIT_LOGIN = 12  # ConnectWise rejected the login or the Management IT Name
 EXIT_SIGINT = 130  # interrupted by Ctrl-C (SIGINT); what was sent is recorded
@@ -20,15 +21,72 @@ EXIT_CODES = {
     EXIT_FAILED: "nothing published (ConnectWise unreachable, SOAP fault, time-out)",
     EXIT_USAGE: "configuration, usage data, option or credentials error; nothing was sent",
     EXIT_PARTIAL: "partial: some clients published, some failed",
+    EXIT_DECLINED: "declined at the confirmation; nothing was sent",
     EXIT_LOCKED: "another publish holds the lock",
     EXIT_LOGIN: "ConnectWise rejected the integrator login or the Management IT Name",
     EXIT_SIGINT: "interrupted by Ctrl-C: requests in flight finished, the rest not sent; recorded",
     EXIT_SIGTERM: "interrupted by SIGTERM: as 130",
 }
 
+# What each command can exit with (its --help shows its own table). A bug is reported in one
+# line with EXIT_FAILED by every command.
+_CONFIG = "a bad configuration or option"
+COMMAND_EXIT_CODES: dict[str, dict[int, str]] = {
+    "publish": EXIT_CODES,
+    "check-config": {
+        EXIT_OK: "nothing failed (warnings allowed)",
+        EXIT_FAILED: "ConnectWise or the SMTP server unreachable (--online)",
+        EXIT_USAGE: "configuration, usage data or credentials problems",
+        EXIT_LOGIN: "ConnectWise rejected the login, keys or Management IT Name (--online)",
+    },
+    "history": {
+        EXIT_OK: "listed",
+        EXIT_FAILED: "the state directory cannot be read",
+        EXIT_USAGE: _CONFIG,
+    },
+    "history show": {
+        EXIT_OK: "shown",
+        EXIT_FAILED: "the state directory cannot be read",
+        EXIT_USAGE: f"no single entry with that ID, or {_CONFIG}",
+    },
+    "report": {
+        EXIT_OK: "written (and emailed with --email)",
+        EXIT_FAILED: "the email could not be sent, or the state cannot be read",
+        EXIT_USAGE: f"usage data error, a future month, or {_CONFIG}",
+    },
+    "init": {
+        EXIT_OK: "written",
+        EXIT_USAGE: "the file exists or cannot be written, or its path has an unset $VAR",
+    },
+    "credentials": {
+        EXIT_OK: "done",
+        EXIT_USAGE: f"a secret missing/unusable, no keyring, or {_CONFIG}",
+    },
+    "credentials set": {
+        EXIT_OK: "stored in the keyring",
+        EXIT_FAILED: "interrupted at the prompt",
+        EXIT_USAGE: f"a refused password, no keyring, or {_CONFIG}",
+    },
+    "credentials status": {
+        EXIT_OK: "every secret present",
+        EXIT_USAGE: f"a secret missing/unusable, no keyring, or {_CONFIG}",
+    },
+    "credentials delete": {
+        EXIT_OK: "deleted from the keyring",
+        EXIT_USAGE: f"not in the keyring, no keyring, or {_CONFIG}",
+    },
+}
+
 # When several partners end differently, the run exits with the most severe code.
 _SEVERITY = [
-    EXIT_OK, EXIT_PARTIAL, EXIT_FAILED, EXIT_USAGE, EXIT_LOGIN, EXIT_LOCKED, EXIT_SIGTERM,
+    EXIT_OK,
+    EXIT_DECLINED,
+    EXIT_PARTIAL,
+    EXIT_FAILED,
+    EXIT_USAGE,
+    EXIT_LOGIN,
+    EXIT_LOCKED,
+    EXIT_SIGTERM,
     EXIT_SIGINT,
 ]
 
@@ -119,9 +177,9 @@ class LoginRejected(ConnectWiseError):
 
 
 class Aborted(CwpublishError):
-    """The user declined a confirmation; nothing was sent."""
+    """The user declined a confirmation; nothing was sent (not a failure: its own code)."""
 
-    exit_code = EXIT_FAILED
+    exit_code = EXIT_DECLINED
 
 
 class LockHeld(CwpublishError):

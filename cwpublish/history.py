@@ -107,8 +107,13 @@ class History:
         return [self._full(e) for e in found] if full else found
 
     def find(self, entry_id: str) -> dict | None:
-        matches = [e for e in self._index() if str(e.get("id", "")).startswith(entry_id)]
+        matches = self.matching(entry_id)
         return self._full(matches[0]) if len(matches) == 1 else None
+
+    def matching(self, entry_id: str) -> list[dict]:
+        """Summaries of every entry whose ID starts with `entry_id`, newest first: none, one,
+        or several (so a caller can tell an unknown ID from an ambiguous prefix)."""
+        return [e for e in self._index() if str(e.get("id", "")).startswith(entry_id)]
 
     def add(self, entry: Entry) -> None:
         data = entry.to_dict()

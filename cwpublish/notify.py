@@ -67,11 +67,13 @@ def publish_context(partner: Partner, entry: dict) -> dict[str, Any]:
         "entry": entry,
         "year": int(year),
         "month": int(month),
-        "headline": f"{entry['partner']} {entry['period']}: {summary(entry)}",
+        # a failure's reason is stated once, under "What went wrong", not in the headline too
+        "headline": f"{entry['partner']} {entry['period']}: "
+        + ("FAILED" if entry["status"] == "failed" and entry.get("error") else summary(entry)),
         "started": local_time(entry["started_at"], tz),
         "finished": local_time(entry.get("finished_at"), tz),
         "client_table": table(["CLIENT", "MANAGED ID", "GB", "RESULT", "REASON"], rows, right=(2,)),
-        "next_steps": next_steps(entry),
+        "next_steps": next_steps(entry, partner.connectwise.api),
         "status_colours": STATUS_COLOURS,
         "colour": {"success": "#1a7f37", "partial": "#9a6700"}.get(entry["status"], "#cf222e"),
     }

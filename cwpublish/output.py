@@ -78,6 +78,13 @@ def summary(entry: dict) -> str:
     published = by_status.get("published", 0)
     failed = by_status.get("failed", 0)
     total = sum(n for status, n in by_status.items() if status != "skipped")
+    if entry.get("dry_run"):  # nothing was sent: say what would happen
+        if entry.get("error"):
+            return f"would publish nothing: {entry['error']}"
+        would = by_status.get("would-publish", 0)
+        refused = total - would
+        text = f"would publish {would} of {total} client{'s' if total != 1 else ''}"
+        return text + (f" ({refused} would not)" if refused else "")
     if entry["status"] == "failed":
         reason = entry.get("error") or (
             f"{failed} of {total} clients failed" if total else "nothing published"
@@ -95,7 +102,7 @@ def short_reason(entry: dict) -> str:
     return reason[:120]
 
 
-def entry_text(entry: dict, colour: bool = False) -> str:
+def entry_text(entry: dict, colour: bool = False, api: str | None = None) -> str:
     """The per-client result table of one publish, with unmapped rows and a summary line."""
     rows = [
         [c["name"], c["managed_id"], gb(c["billable_gb"]), c["status"], c.get("error") or ""]
@@ -113,7 +120,7 @@ def entry_text(entry: dict, colour: bool = False) -> str:
     status_colour = _STATUS_COLOUR.get(entry["status"])
     from cwpublish.advice import next_steps
 
-    lines = [f"  next: {step}" for step in next_steps(entry)]
+    lines = [f"  next: {step}" for step in next_steps(entry, api)]
     note = entry.get("notification")
     if note and note.get("status") != "disabled":
         lines.append(f"email: {_notification_text(note)}")
@@ -145,19 +152,39 @@ def plan_text(partner: str, period: str, site: str, rows: list[list[Any]]) -> st
     )
 
 
-def history_text(entries: list[dict], colour: bool = False) -> str:
+RESULT_WIDTH = 48  # history's RESULT column; `history show ID` has the whole text
+
+
+def history_text(
+    entries: list[dict], colour: bool = False, zones: dict[str, str | None] | None = None
+) -> str:
+    """The history table: times in each partner's zone (`zones`: partner -> IANA name, as
+    its emails use), one line per entry whatever the length of an error."""
     if not entries:
         return "No publish operations recorded yet."
+    from cwpublish.period import zone
+    from cwpublish.sanitize import one_line
+
+    def started(e: dict) -> str:
+        try:
+            from datetime import datetime
+
+            moment = datetime.fromisoformat(e["started_at"])
+            moment = moment.astimezone(zone((zones or {}).get(e["partner"])))
+        except (TypeError, ValueError, KeyError):
+            return str(e.get("started_at"))
+        return f"{moment:%Y-%m-%d %H:%M} {moment.tzname()}"
+
     rows = [
         [
             e["id"],
-            e["started_at"],
+            started(e),
             e["partner"],
             e["mode"],
             e["initiated_by"],
             e["period"],
             e["status"],
-            summary(e),
+            one_line(summary(e), RESULT_WIDTH),
             (e.get("notification") or {}).get("status", "-"),
         ]
         for e in entries

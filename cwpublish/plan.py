@@ -6,6 +6,7 @@ CLI can show the plan and ask before anything is sent.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -15,7 +16,7 @@ from cwpublish.config import Client, Config, Partner
 from cwpublish.errors import EXIT_USAGE, CwpublishError, InputError
 from cwpublish.history import ClientResult
 from cwpublish.period import Period, default_period, zone
-from cwpublish.targets.base import NO_USAGE, NOT_SENT, UsageRecord
+from cwpublish.targets.base import NO_USAGE, NOT_SENT, NOT_SENT_TEXT, UsageRecord
 from cwpublish.usage import describe_source, read_usage
 
 MAX_BACKFILL_MONTHS = 60
@@ -196,7 +197,7 @@ def plan_partner(
     except CwpublishError as e:
         plan.error, plan.error_exit = str(e), e.exit_code
         plan.failed = [
-            ClientResult(c.name, c.managed_id, None, "failed", f"not sent: {e}", NOT_SENT)
+            ClientResult(c.name, c.managed_id, None, "failed", NOT_SENT_TEXT, NOT_SENT)
             for c in clients
         ]
         return plan
@@ -207,27 +208,47 @@ def plan_partner(
         for name, gb in usage.rows.items()
         if name not in configured
     ]
+    # Near misses: an unmapped row and a client without a row whose names differ only in
+    # case, spacing or Unicode form. Named in both messages, never matched silently: which
+    # of the two spellings is right is for a person to say.
+    rowless = {name_key(c.name): c.name for c in partner.clients if c.name not in usage.rows}
+    row_of: dict[str, str] = {}
     for name in (u["client"] for u in plan.unmapped):
+        row_of.setdefault(name_key(name), name)
+        owner = rowless.get(name_key(name))
         log.warning(
-            "%s: usage row for %r has no client in the config (unmapped, not published)",
+            "%s: usage row for %r has no client in the config (unmapped, not published)%s",
             partner.name,
             name,
+            f"; it probably belongs to client {owner!r} (the names differ only in case, "
+            "spacing or Unicode form)"
+            if owner
+            else "",
         )
     for c in clients:
         if c.name in usage.rows:
             plan.to_send.append(UsageRecord(c.name, c.managed_id, usage.rows[c.name], period))
         else:
+            near = row_of.get(name_key(c.name))
+            hint = f" (did you mean the row {near!r}?)" if near else ""
             plan.failed.append(
                 ClientResult(
                     c.name,
                     c.managed_id,
                     None,
                     "failed",
-                    f"no usage for {period} in {usage.source}",
+                    f"no usage for {period} in {usage.source}{hint}",
                     NO_USAGE,
                 )
             )
     return plan
+
+
+def name_key(name: str) -> str:
+    """A client name as compared for a near miss: Unicode compatibility form (NFKC), case
+    folded, surrounding and repeated whitespace ignored. Only for hints: publishing matches
+    names exactly, because a guessed match could bill the wrong client."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
 def plan_manual(

@@ -34,6 +34,10 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # OWASP CSV injection
 
 def build(config: Config, partner: Partner, period: Period) -> dict:
     """The report's rows: every configured client, then usage rows with no client."""
+    from cwpublish.notify import local_time
+    from cwpublish.period import zone
+
+    tz = zone(partner.timezone)  # times as the partner reads them, as in its emails
     usage = read_usage(partner.usage, period)
     ledger, key = Ledger(config.state_dir), state_key(partner)
     rows = []
@@ -43,7 +47,7 @@ def build(config: Config, partner: Partner, period: Period) -> dict:
         sent = _gb(found[1].get("billable_gb")) if found else None
         if found:
             mode, last = found
-            reached = f"yes, {last.get('at')} ({mode}, by {last.get('by')})"
+            reached = f"yes, {_when(last.get('at'), tz, local_time)} ({mode}, by {last.get('by')})"
             if gb is not None and sent is not None and sent != gb:
                 reached += f" (different: ConnectWise has {sent:.2f} GB)"
         else:
@@ -72,16 +76,36 @@ def build(config: Config, partner: Partner, period: Period) -> dict:
         if name not in configured
     ]
     rows = [{k: visible(v) for k, v in row.items()} for row in rows]
-    total = sum(usage.rows.values())
+    billable = sum(gb for name, gb in usage.rows.items() if name in configured)
+    unmapped = sum(gb for name, gb in usage.rows.items() if name not in configured)
     return {
         "title": f"rCloud usage report: {partner.name} {period}",
         "partner": partner.name,
         "period": str(period),
         "source": visible(usage.source),
         "rows": rows,
-        "total": f"{total:.2f}",
-        "generated": datetime.now().astimezone().isoformat(timespec="seconds"),
+        # for people (text, HTML): thousands separators as in the emails; the CSV stays plain
+        "shown": [{**r, **{f: _grouped(r[f]) for f in NUMERIC}} for r in rows],
+        "total": f"{billable:,.2f}",  # the billable total: configured clients only
+        "unmapped_total": f"{unmapped:,.2f}" if unmapped else "",
+        "generated": local_time(datetime.now().astimezone().isoformat(), tz),
     }
+
+
+def _when(iso: Any, tz: Any, local_time: Any) -> str:
+    """A ledger time in the partner's zone (as recorded if it cannot be read)."""
+    try:
+        return local_time(str(iso), tz)
+    except (TypeError, ValueError):
+        return str(iso)
+
+
+def _grouped(value: str) -> str:
+    """`1250.46` as `1,250.46` (empty stays empty)."""
+    try:
+        return f"{Decimal(value):,.2f}" if value else value
+    except (InvalidOperation, ValueError):
+        return value
 
 
 def visible(text: str) -> str:
@@ -115,7 +139,8 @@ def to_html(config: Config, report: dict) -> str:
 
 
 def to_text(report: dict) -> str:
-    rows = [[r[f] for f in FIELDS] for r in report["rows"]]
+    rows = [[r[f] for f in FIELDS] for r in report["shown"]]
+    unmapped = report.get("unmapped_total")
     return "\n".join(
         [
             report["title"],
@@ -126,7 +151,8 @@ def to_text(report: dict) -> str:
                 right=(2, 5),
             ),
             "",
-            f"Total: {report['total']} GB",
+            f"Total billable: {report['total']} GB",
+            *([f"Unmapped (no client in the config, not billed): {unmapped} GB"] * bool(unmapped)),
         ]
     )
 
@@ -147,10 +173,13 @@ def email(config: Config, partner: Partner, report: dict) -> None:
     from cwpublish.errors import InputError
     from cwpublish.notify import build_message, send
 
-    if config.smtp is None or not partner.managers:
-        raise InputError(f"--email: {partner.name} has no managers or the config no smtp")
+    if config.smtp is None:
+        raise InputError(f"--email: {config.path} has no smtp section (the mail server to use)")
+    if not partner.managers:
+        raise InputError(f"--email: partner {partner.name} has no managers (partners[].managers)")
+    subject = f"[cwpublish] {report['title']}"
     message = build_message(
-        config, partner, report["title"], to_text(report), to_html(config, report)
+        config, partner, subject, to_text(report), to_html(config, report)
     )
     message.add_attachment(
         to_csv(report).encode("utf-8"),

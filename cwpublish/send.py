@@ -22,7 +22,14 @@ from cwpublish.errors import (
 from cwpublish.history import ClientResult, Entry
 from cwpublish.outcome import finish
 from cwpublish.plan import Plan
-from cwpublish.targets.base import NOT_SENT, UNKNOWN_KEY, Progress, RecordResult, UsageRecord
+from cwpublish.targets.base import (
+    NOT_SENT,
+    NOT_SENT_TEXT,
+    UNKNOWN_KEY,
+    Progress,
+    RecordResult,
+    UsageRecord,
+)
 
 
 def execute(plan: Plan, progress: Progress | None = None, state_dir: Path | None = None) -> Entry:
@@ -69,7 +76,8 @@ def _send(
     """Pre-flight, drop unknown keys, send; (client rows, partner-level error, its exit code)."""
 
     def fail_all(reason: str) -> list[ClientResult]:
-        return [_row(RecordResult(r, f"not sent: {reason}", NOT_SENT)) for r in plan.to_send]
+        # stated once, as the entry's error; each row only says it was not sent
+        return [_row(RecordResult(r, NOT_SENT_TEXT, NOT_SENT)) for r in plan.to_send]
 
     try:
         target = open_target(plan.partner)

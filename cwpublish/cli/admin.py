@@ -6,11 +6,11 @@ import sys
 
 import click
 
-from cwpublish.cli.base import EXIT_CODE_HELP, Group, State, cli, dump, partner_option
+from cwpublish.cli.base import Group, State, cli, dump, exit_code_help, partner_option
 from cwpublish.errors import EXIT_USAGE, InputError
 
 
-@cli.group(cls=Group, invoke_without_command=True)
+@cli.group(cls=Group, invoke_without_command=True, epilog=exit_code_help("history"))
 @partner_option("Only this partner.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of entries).")
 @click.pass_context
@@ -32,11 +32,13 @@ def history(ctx: click.Context, partner: str | None, as_json: bool) -> None:
     if as_json:
         dump(entries)
     else:
-        click.echo(output.history_text(entries, output.colour_enabled(sys.stdout.isatty())))
+        zones = {p.name: p.timezone for p in ctx.obj.config.partners}
+        colour = output.colour_enabled(sys.stdout.isatty())
+        click.echo(output.history_text(entries, colour, zones))
 
 
-@history.command("show")
-@click.argument("entry_id")
+@history.command("show", epilog=exit_code_help("history show"))
+@click.argument("entry_id", metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="Print the entry as JSON.")
 @click.pass_obj
 def history_show(obj: State, entry_id: str, as_json: bool) -> None:
@@ -59,7 +61,7 @@ def history_show(obj: State, entry_id: str, as_json: bool) -> None:
         click.echo(output.entry_detail(entry, output.colour_enabled(sys.stdout.isatty())))
 
 
-@cli.command("check-config", epilog=EXIT_CODE_HELP)
+@cli.command("check-config", epilog=exit_code_help("check-config"))
 @partner_option("Only this partner (repeatable).", multiple=True)
 @click.option(
     "--online", is_flag=True, help="Also log in to ConnectWise and verify every Managed ID."
@@ -112,9 +114,13 @@ def check_config(obj: State, partners: tuple[str, ...], online: bool, as_json: b
         sys.exit(code)
 
 
-@cli.group(cls=Group)
+@cli.group(cls=Group, epilog=exit_code_help("credentials"))
 def credentials() -> None:
     """Store, check and delete passwords in the OS keyring (never in the YAML).
+
+    Where there is no keyring (containers, systemd, Kubernetes), a file
+    $CREDENTIALS_DIRECTORY/partner.NAME (or .../smtp) is used instead, and wins over the
+    keyring: mode 0600 or 0400, owned by the user cwpublish runs as (or root).
 
     \b
     Examples:
@@ -150,7 +156,7 @@ def _target_options(command):
 _MAX_SECRET = 4096  # characters read from stdin for a password
 
 
-@credentials.command("set")
+@credentials.command("set", epilog=exit_code_help("credentials set"))
 @_target_options
 @click.pass_obj
 def credentials_set(obj: State, partner: str | None, smtp: bool) -> None:
@@ -174,13 +180,28 @@ def credentials_set(obj: State, partner: str | None, smtp: bool) -> None:
             raise InputError(f"stdin: a password of at most {_MAX_SECRET} characters, please")
     creds.set_secret(key, secret)
     click.echo(f"Stored the {what} in the keyring ({creds.backend_name()}).")
+    _warn_if_file_wins(key)
 
 
-@credentials.command("status")
+def _warn_if_file_wins(key: str) -> None:
+    """Say so when a file in $CREDENTIALS_DIRECTORY is what publishing will really use."""
+    from cwpublish import credentials as creds
+
+    path = creds.secret_file(key)
+    if path is not None:
+        click.echo(
+            f"cwpublish: warning: {path} exists and takes precedence over the keyring "
+            f"($CREDENTIALS_DIRECTORY); change or remove that file too",
+            err=True,
+        )
+
+
+@credentials.command("status", epilog=exit_code_help("credentials status"))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def credentials_status(obj: State, as_json: bool) -> None:
-    """Show which passwords are present in the keyring (never their values).
+    """Show which passwords are present and where from: a file or the keyring (never their
+    values).
 
     \b
     Example:
@@ -190,27 +211,39 @@ def credentials_status(obj: State, as_json: bool) -> None:
 
     obj.json = as_json
     config = obj.config
-    items = [
-        {"name": f"partner:{p.name}", "present": creds.has_secret(creds.partner_key(p))}
-        for p in config.partners
-    ]
+    keys = [(f"partner:{p.name}", creds.partner_key(p)) for p in config.partners]
     if config.smtp and config.smtp.username:
-        items.append({"name": "smtp", "present": creds.has_secret(creds.smtp_key(config.smtp))})
+        keys.append(("smtp", creds.smtp_key(config.smtp)))
+    items = [_status_item(name, key) for name, key in keys]
     if as_json:
         dump({"backend": creds.backend_name(), "credentials": items})
     else:
         click.echo(f"keyring backend: {creds.backend_name()}")
         for item in items:
-            click.echo(
-                f"{'✓' if item['present'] else '✗'} {item['name']}: "
-                f"{'present' if item['present'] else 'missing'}"
-            )
+            if item["present"]:
+                where = item["source"].replace("file:", "file ", 1)
+                click.echo(f"✓ {item['name']}: present ({where})")
+            else:
+                click.echo(f"✗ {item['name']}: {item.get('problem', 'missing')}")
     missing = [i for i in items if not i["present"]]
     if missing:
         sys.exit(EXIT_USAGE)
 
 
-@credentials.command("delete")
+def _status_item(name: str, key: str) -> dict:
+    """{name, present, source} for one secret; an unusable file adds `problem` (its error)
+    instead of stopping the listing, so every other secret is still shown."""
+    from cwpublish import credentials as creds
+
+    try:
+        source = creds.secret_source(key)
+    except creds.SecretFileError as e:
+        path = creds.secret_file(key)
+        return {"name": name, "present": False, "source": f"file:{path}", "problem": str(e)}
+    return {"name": name, "present": source is not None, "source": source}
+
+
+@credentials.command("delete", epilog=exit_code_help("credentials delete"))
 @_target_options
 @click.pass_obj
 def credentials_delete(obj: State, partner: str | None, smtp: bool) -> None:
@@ -223,6 +256,7 @@ def credentials_delete(obj: State, partner: str | None, smtp: bool) -> None:
     from cwpublish import credentials as creds
 
     key, what = _credential_target(obj.config, partner, smtp)
+    _warn_if_file_wins(key)
     if not creds.delete_secret(key):
         raise InputError(f"the {what} was not in the keyring")
     click.echo(f"Deleted the {what}.")

@@ -12,9 +12,19 @@ from typing import Any
 import click
 
 from cwpublish import __version__, log
-from cwpublish.errors import EXIT_CODES, EXIT_FAILED, CwpublishError
+from cwpublish.errors import COMMAND_EXIT_CODES, EXIT_CODES, EXIT_FAILED, CwpublishError
 
-EXIT_CODE_HELP = "\b\nExit codes:\n" + "\n".join(f"  {k:>2}  {v}" for k, v in EXIT_CODES.items())
+
+def exit_code_help(command: str | None = None) -> str:
+    """The "Exit codes" epilog of a command's --help: its own codes (all of them for the group).
+
+    The `\\b` keeps click from rewrapping the table.
+    """
+    codes = COMMAND_EXIT_CODES[command] if command else EXIT_CODES
+    return "\b\nExit codes:\n" + "\n".join(f"  {k:>3}  {v}" for k, v in codes.items())
+
+
+EXIT_CODE_HELP = exit_code_help("publish")  # publish's table (publish.py's epilog)
 
 
 class Group(click.Group):
@@ -109,7 +119,7 @@ def dump(data: Any) -> None:
     click.echo(json.dumps(scrub(data), indent=2, ensure_ascii=False))
 
 
-@click.group(cls=Group, epilog=EXIT_CODE_HELP)
+@click.group(cls=Group, epilog=exit_code_help())
 @click.option(
     "-c",
     "--config",
@@ -117,7 +127,8 @@ def dump(data: Any) -> None:
     metavar="FILE",
     envvar=None,
     help="Configuration file (default: $CWPUBLISH_CONFIG, ./cwpublish.yaml, "
-    "~/.config/cwpublish/config.yaml).",
+    "~/.config/cwpublish/config.yaml). ~ and $VARIABLES are expanded, here and in "
+    "$CWPUBLISH_CONFIG.",
 )
 @click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debug).")
 @click.version_option(__version__, prog_name="cwpublish")

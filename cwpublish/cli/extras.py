@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from cwpublish.cli.base import State, cli, partner_option
+from cwpublish.cli.base import State, cli, exit_code_help, partner_option
 from cwpublish.errors import InputError
 
 
-@cli.command()
+@cli.command(epilog=exit_code_help("init"))
 @click.pass_obj
 def init(obj: State) -> None:
     """Write a commented configuration skeleton (never over an existing file).
@@ -44,7 +44,7 @@ def init(obj: State) -> None:
     )
 
 
-@cli.command()
+@cli.command(epilog=exit_code_help("report"))
 @partner_option("The partner whose clients are reported.", required=True)
 @click.option("--month", metavar="YYYY-MM", help="The period (default: the publish default).")
 @click.option(

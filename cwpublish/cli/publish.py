@@ -31,6 +31,12 @@ from cwpublish.errors import InputError
 @click.option("--from", "first", metavar="YYYY-MM", help="Backfill from this month...")
 @click.option("--to", "last", metavar="YYYY-MM", help="...to this month (default: this month).")
 @click.option(
+    "--retry",
+    metavar="ID",
+    help="Publish again the clients of history entry ID (any unique prefix) that did not "
+    "reach ConnectWise, for its partner and period.",
+)
+@click.option(
     "--initiated-by",
     metavar="EMAIL",
     help="Recorded in history (default $CWPUBLISH_INITIATED_BY, else user@host).",
@@ -67,6 +73,7 @@ def publish(
     month: str | None,
     first: str | None,
     last: str | None,
+    retry: str | None,
     initiated_by: str | None,
     yes: bool,
     dry_run: bool,
@@ -81,6 +88,9 @@ def publish(
     last month with schedule.period: previous), --month, or each month of --from/--to (oldest
     first; stops at the first month that fails entirely). Clients already published for a
     period are only sent again deliberately: on a terminal it asks, otherwise it needs --force.
+    With --retry ID it publishes again exactly the clients of that history entry that did not
+    reach ConnectWise (failed, or unanswered in a killed run), for the entry's partner and
+    period; with none left it says so and exits 0.
     With --scheduled it acts only on each partner's configured day and never publishes a
     period twice; with nothing due it prints nothing and exits 0.
 
@@ -89,10 +99,24 @@ def publish(
       cwpublish publish --partner acme
       cwpublish publish --partner acme --client "Contoso Dental" --month 2026-10 --yes
       cwpublish publish --partner acme --from 2026-06 --to 2026-09 --yes --json
+      cwpublish publish --retry 3f2a9c       # what `history show 3f2a9c` did not publish
       cwpublish publish --dry-run -v
       cwpublish publish --scheduled          # nightly, from cron
     """
     obj.json = as_json
+    if retry is not None:
+        from cwpublish.usecases.manual_publish import check_retry_alone
+
+        check_retry_alone(
+            {
+                "--partner": partners,
+                "--client": clients,
+                "--month": month,
+                "--from": first,
+                "--to": last,
+                "--scheduled": scheduled,
+            }
+        )
     config = obj.config
     if scheduled:
         from cwpublish.usecases.scheduled_publish import run_scheduled
@@ -104,21 +128,25 @@ def publish(
                 "publishing"
             )
         result = run_scheduled(config, partners, initiated_by, force=force, notify=not no_email)
-        _print_result(result, as_json)
+        _print_result(result, as_json, _apis(config))
         if result.exit_code:
             sys.exit(result.exit_code)
         return
     from cwpublish.usecases import manual_publish
 
     request = manual_publish.ManualRequest(
-        partners, clients, month, first, last, initiated_by, force, not no_email
+        partners, clients, month, first, last, initiated_by, force, not no_email, retry
     )
-    if dry_run:
-        _print_dry_run(obj, manual_publish.dry_run(config, request, bodies=obj.verbose > 0))
+    try:
+        if dry_run:
+            _print_dry_run(obj, manual_publish.dry_run(config, request, bodies=obj.verbose > 0))
+            return
+        prompter = _TerminalPrompter(interactive=sys.stdin.isatty() and not yes and not as_json)
+        result = manual_publish.publish_manual(config, request, prompter, _progress_bar(obj))
+    except manual_publish.NothingToRetry as e:
+        _print_nothing_to_retry(str(e), as_json)
         return
-    prompter = _TerminalPrompter(interactive=sys.stdin.isatty() and not yes and not as_json)
-    result = manual_publish.publish_manual(config, request, prompter, _progress_bar(obj))
-    _print_result(result, as_json)
+    _print_result(result, as_json, _apis(config))
     if result.exit_code:
         sys.exit(result.exit_code)
 
@@ -156,12 +184,29 @@ def _print_dry_run(obj: State, dry) -> None:
         dump({"status": "dry-run", "exit_code": dry.exit_code, "entries": dry.previews})
     else:
         for p in dry.previews:
-            click.echo(output.entry_text(p, output.colour_enabled(sys.stdout.isatty())))
+            colour = output.colour_enabled(sys.stdout.isatty())
+            click.echo(output.entry_text(p, colour, _apis(obj.config).get(p["partner"])))
         for body in dry.bodies:
             click.echo("\n" + body)
         click.echo("Dry run: nothing was sent, nothing recorded.", err=True)
     if dry.exit_code:
         sys.exit(dry.exit_code)
+
+
+def _print_nothing_to_retry(message: str, as_json: bool) -> None:
+    """--retry of an entry with nothing left: the outcome, exit 0 (nothing failed)."""
+    if as_json:
+        dump(
+            {
+                "status": "nothing-to-retry",
+                "exit_code": 0,
+                "message": message,
+                "entries": [],
+                "not_attempted": [],
+            }
+        )
+    else:
+        click.echo(message)
 
 
 def _progress_bar(obj: State):
@@ -191,7 +236,12 @@ def _progress_bar(obj: State):
     return for_plan
 
 
-def _print_result(result, as_json: bool) -> None:
+def _apis(config) -> dict[str, str]:
+    """partner -> its connectwise.api (the advice names what to check for that API)."""
+    return {p.name: p.connectwise.api for p in config.partners}
+
+
+def _print_result(result, as_json: bool, apis: dict[str, str] | None = None) -> None:
     entries = [e.to_dict() for e in result.entries]
     if as_json:
         dump(
@@ -208,7 +258,7 @@ def _print_result(result, as_json: bool) -> None:
 
         colour = output.colour_enabled(sys.stdout.isatty())
         for entry in entries:
-            click.echo(output.entry_text(entry, colour))
+            click.echo(output.entry_text(entry, colour, (apis or {}).get(entry["partner"])))
     if result.not_attempted:
         left = ", ".join(f"{p} {m}" for p, m in result.not_attempted)
         click.echo(f"cwpublish: stopped after a failed month; not attempted: {left}", err=True)

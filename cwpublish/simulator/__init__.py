@@ -24,8 +24,12 @@ agreements [{company, name, type, status, start_date, end_date, additions [{prod
 bill_customer, status}]}], configurations [{company, type, name, device_identifier,
 backup_billable_space_gb, backup_year, backup_month}]}.
 
-    python -m cwpublish.simulator serve --data examples/simulator.yaml --port 8765
+    python -m cwpublish.simulator serve --port 8765    # the built-in sample tenant "acme"
+    python -m cwpublish.simulator serve --data demo/simulator.yaml --port 8765
     python -m cwpublish.simulator show --url http://127.0.0.1:8765
+
+Without --data it serves sample.yaml, shipped inside the package (package data, equal to
+demo/simulator.yaml), so an installed cwpublish can rehearse without the source tree.
 
 Control endpoints (JSON): GET /_sim/state, POST /_sim/faults (a list of fault rules),
 POST /_sim/reset. A fault rule: {"operation": "UpdateManagedDevices", "times": 2, "after": 0,

@@ -25,6 +25,11 @@ REJECTED = "rejected"  # ConnectWise refused this client's record
 NOT_SENT = "not-sent"  # not attempted: a partner-wide failure stopped the publish
 NO_USAGE = "no-usage"  # the usage data has no row for this client
 
+# A client row's text when a partner-wide failure stopped it: the failure itself is stated
+# once, as the entry's error, not repeated on every row (150 clients, one wrong password).
+NOT_SENT_TEXT = "not sent"
+INTERRUPTED_TEXT = "not sent (interrupted)"
+
 
 def device_identifier(key: str) -> str:
     """A client's stable record identifier in ConnectWise, whatever the API, so repeated

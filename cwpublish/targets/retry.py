@@ -35,8 +35,14 @@ def with_retries(cw: ConnectWise, call: Callable[[], T]) -> T:
                 delay = cw.retry_backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
             if time.monotonic() - started + delay > cw.retry_max_seconds:
                 raise e.after(attempt) from None
-            log.info(
-                "%s; retrying in %.1fs (attempt %d of %d)", e, delay, attempt + 1, cw.retries + 1
-            )
+            # At a terminal a wait is never silent; in cron it is said only with -v.
+            say = log.warning if _at_terminal() else log.info
+            say("%s; retrying in %.1fs (attempt %d of %d)", e, delay, attempt + 1, cw.retries + 1)
             time.sleep(delay)
             attempt += 1
+
+
+def _at_terminal() -> bool:
+    import sys
+
+    return sys.stderr.isatty()

@@ -72,7 +72,7 @@ def _smtp(config: Config, online: bool) -> list[Check]:
 def _secret(key: str, scope: str, what: str, hint: str) -> Check:
     try:
         if credentials.has_secret(key):
-            return Check("ok", scope, f"{what} is in the keyring ({credentials.backend_name()})")
+            return Check("ok", scope, f"{what} is {credentials.secret_location(key)}")
         return Check("fail", scope, f"{what} is not in the keyring; run `{hint}`", EXIT_USAGE)
     except CwpublishError as e:
         return Check("fail", scope, str(e), e.exit_code)

@@ -1,8 +1,10 @@
 """A manual publish: plan -> duplicate guard -> confirmation (through a callback) -> send.
 
 Backfills (--from/--to) start only when every month can run, go oldest first, and stop at the
-first month that fails entirely. A dry run plans and previews, sends and writes nothing, and
-exits as the real run would.
+first month that fails entirely. A retry (--retry ID) plans exactly the clients of one history
+entry that did not reach ConnectWise, for its partner and period, and then goes the same way
+as any publish. A dry run plans and previews, sends and writes nothing, and exits as the real
+run would.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ from typing import Protocol
 from cwpublish import log
 from cwpublish.config import Config
 from cwpublish.duplicates import Duplicate, drop_duplicates, duplicate_keys, find_duplicates
-from cwpublish.errors import Aborted, InputError
+from cwpublish.errors import EXIT_OK, Aborted, CwpublishError, InputError
 from cwpublish.outcome import RunResult, dry_run_exit_code, preview_outcome
+from cwpublish.period import Period
 from cwpublish.plan import (
     Plan,
     check_backfill,
     check_period_rule,
     default_initiated_by,
     plan_manual,
+    plan_partner,
     resolve_periods,
 )
 from cwpublish.targets.base import Progress
@@ -39,6 +43,19 @@ class ManualRequest:
     initiated_by: str | None = None
     force: bool = False
     notify: bool = True
+    retry: str | None = None  # --retry: a history entry ID (or unique prefix) to finish
+
+
+# A history client status that did not reach ConnectWise: failed (any kind), or unknown (sent
+# by a run that was killed before its answer was recorded). Everything else did reach it.
+NOT_REACHED = ("failed", "unknown")
+
+
+class NothingToRetry(CwpublishError):
+    """--retry of an entry every client of which reached ConnectWise: nothing to do. Exit 0,
+    since nothing failed; the CLI prints the message as the outcome, not as an error."""
+
+    exit_code = EXIT_OK
 
 
 class Prompter(Protocol):
@@ -63,11 +80,112 @@ class DryRun:
 
 
 def _plans(config: Config, req: ManualRequest) -> tuple[list[Plan], bool]:
-    periods = resolve_periods(req.month, req.first, req.last)
+    """(plans, whether it is a backfill) for the request, every usage source read."""
     who = req.initiated_by or default_initiated_by()
+    if req.retry is not None:
+        check_retry_alone(
+            {
+                "--partner": req.partners,
+                "--client": req.clients,
+                "--month": req.month,
+                "--from": req.first,
+                "--to": req.last,
+            }
+        )
+        plans = plan_retry(config, req.retry, who)
+        check_period_rule(plans, req.force)
+        return plans, False
+    periods = resolve_periods(req.month, req.first, req.last)
     plans = plan_manual(config, req.partners, req.clients, periods, who)
     check_period_rule(plans, req.force)
     return plans, len(periods) > 1
+
+
+def check_retry_alone(options: dict[str, object]) -> None:
+    """InputError (one line) naming the options given with --retry: the entry alone decides
+    the partner, period and clients, so a selection beside it would be ambiguous."""
+    given = [name for name, value in options.items() if value]
+    if given:
+        raise InputError(
+            f"--retry cannot be combined with {', '.join(given)}: it publishes exactly the "
+            "clients of that history entry that did not reach ConnectWise, for the entry's "
+            "partner and period"
+        )
+
+
+def plan_retry(config: Config, entry_id: str, initiated_by: str) -> list[Plan]:
+    """The plan that publishes again the clients of history entry `entry_id` (any unique
+    prefix) that did not reach ConnectWise, for that entry's partner and period.
+
+    InputError for an unknown or ambiguous ID, a partner no longer configured, or no such
+    client still in the config; NothingToRetry when every client reached ConnectWise. A client
+    is found by its Managed ID, else by its name (its Managed ID was corrected in the config);
+    one no longer configured is named in a warning and skipped.
+    """
+    from cwpublish.history import History
+
+    history = History(config.state_dir)
+    matches = history.matching(entry_id) if entry_id.strip() else []
+    if not matches:
+        raise InputError(
+            f"--retry: no history entry with ID {entry_id!r} (`cwpublish history` lists them)"
+        )
+    if len(matches) > 1:
+        ids = ", ".join(m["id"] for m in matches[:5]) + (", ..." if len(matches) > 5 else "")
+        raise InputError(
+            f"--retry: ID {entry_id!r} is ambiguous: it starts {len(matches)} history entries "
+            f"({ids}); give more of it"
+        )
+    entry = history.find(matches[0]["id"]) or {**matches[0], "clients": []}
+    label = f"{entry['id']} ({entry['partner']} {entry['period']})"
+    left = [c for c in entry["clients"] if c["status"] in NOT_REACHED]
+    if not left:
+        counted = sum(n for s, n in matches[0].get("counts", {}).items() if s in NOT_REACHED)
+        if counted:  # the entry file was lost: its summary still counts failures
+            raise InputError(
+                f"--retry: the per-client rows of entry {label} are missing; publish its "
+                "clients with --partner, --client and --month"
+            )
+        raise NothingToRetry(f"nothing to retry: every client of {label} reached ConnectWise")
+    partner = next((p for p in config.partners if p.name == entry["partner"]), None)
+    if partner is None:
+        raise InputError(
+            f"--retry: partner {entry['partner']!r} of entry {label} is not in the config"
+        )
+    if entry.get("site") and entry["site"] != partner.connectwise.site:
+        log.warning(
+            "--retry: entry %s was published to %s; the config now publishes to %s",
+            entry["id"],
+            entry["site"],
+            partner.connectwise.site,
+        )
+    try:
+        period = Period.parse(entry["period"])
+    except ValueError as e:
+        raise InputError(f"--retry: entry {label}: {e}") from None
+    by_key = {c.managed_id: c for c in partner.clients}
+    by_name = {c.name: c for c in partner.clients}
+    picked, gone = set(), []
+    for row in left:
+        client = by_key.get(row["managed_id"]) or by_name.get(row["name"])
+        if client is None:
+            gone.append(f"{row['name']} ({row['managed_id']})")
+        else:
+            picked.add(client.managed_id)
+    if gone:
+        log.warning(
+            "--retry: %d client(s) of entry %s are no longer in the config; skipped: %s",
+            len(gone),
+            entry["id"],
+            ", ".join(gone),
+        )
+    clients = [c for c in partner.clients if c.managed_id in picked]
+    if not clients:
+        raise InputError(
+            f"--retry: none of the {len(left)} client(s) of entry {label} that did not reach "
+            "ConnectWise is still in the config; nothing was sent"
+        )
+    return [plan_partner(partner, period, clients, "manual", initiated_by)]
 
 
 def publish_manual(
@@ -182,6 +300,7 @@ def preview(plan: Plan, duplicates: set[str]) -> dict:
             "error": "already published for this period; needs --force"
             if r.key in duplicates
             else None,
+            "kind": None,
         }
         for r in plan.to_send
     ]
@@ -192,6 +311,7 @@ def preview(plan: Plan, duplicates: set[str]) -> dict:
             "billable_gb": c.billable_gb,
             "status": "failed",
             "error": c.error,
+            "kind": c.kind,
         }
         for c in plan.failed
     ]

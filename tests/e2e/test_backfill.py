@@ -5,7 +5,15 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from conftest import SECRET, USAGE, read_history, sim_faults, sim_state, soap_requests
+from conftest import (
+    SECRET,
+    USAGE,
+    partner_config,
+    read_history,
+    sim_faults,
+    sim_state,
+    soap_requests,
+)
 
 THIS = f"{date.today():%Y-%m}"
 MONTHS = {
@@ -128,6 +136,8 @@ def test_dry_run_sends_and_writes_nothing(
     result = run(config, "-v", "publish", "--dry-run")
     assert result.exit_code == 0, result.stdout
     assert "would-publish" in result.stdout and "Fabrikam" in result.stdout
+    assert "acme " + THIS + ": would publish 3 of 3 clients" in result.stdout  # conditional
+    assert "published 0 of" not in result.stdout
     assert "<ns0:BackupBillableSpaceGb>1250.46</ns0:BackupBillableSpaceGb>" in result.stdout
     assert "<ns0:IntegratorPassword>********</ns0:IntegratorPassword>" in result.stdout
     assert SECRET not in result.stdout + result.stderr
@@ -252,11 +262,17 @@ def test_report_csv_html_and_email(
         "--output",
         str(out),
     )
-    assert html.exit_code == 0 and "<td" in out.read_text() and "1250.46" in out.read_text()
+    page = out.read_text()
+    assert html.exit_code == 0 and "<td" in page and "1,250.46" in page  # as in the emails
+    assert "Total billable" in page and "1,647.96" in page  # the clients, not Fabrikam's 3 GB
+    assert "Unmapped (no client in the config, not billed)" in page
     mail = run(config, "report", "--partner", "acme", "--month", "2026-09", "--email")
     assert mail.exit_code == 0
     [(_, recipients, message)] = smtp_server.messages
-    assert message["Subject"] == "rCloud usage report: acme 2026-09"
+    assert message["Subject"] == "[cwpublish] rCloud usage report: acme 2026-09"
+    text = message.get_body(("plain",)).get_content()
+    assert "Total billable: 1,647.96 GB" in text and "not billed): 3.00 GB" in text
+    assert "T" not in text.split("yes, ", 1)[1][:12]  # a local time, not a raw ISO string
     attachment = next(message.iter_attachments())
     assert attachment.get_filename() == "acme-2026-09-usage.csv"
     assert "Contoso Dental,CONTOSO-01,310.50" in attachment.get_content()
@@ -278,3 +294,15 @@ def test_history_and_credentials_errors_are_json_with_json(tmp_path, run):
         assert result.exit_code == 2
         doc = json.loads(result.stdout)
         assert doc["status"] == "error" and "missing.yaml: file not found" in doc["error"]
+
+
+def test_report_email_says_which_is_missing(sim, make_config, run, smtp_server):
+    usage = {"acme-2026-09.csv": USAGE}
+    no_smtp = run(make_config(sim.url, usage=usage), "report", "--partner", "acme", "--month",
+                  "2026-09", "--email")
+    assert no_smtp.exit_code == 2 and "has no smtp section" in no_smtp.stderr
+    partner = partner_config(sim.url, managers=[])
+    no_managers = run(make_config(partners=[partner], usage=usage, smtp=smtp_server.config),
+                      "report", "--partner", "acme", "--month", "2026-09", "--email")
+    assert no_managers.exit_code == 2
+    assert "partner acme has no managers (partners[].managers)" in no_managers.stderr

@@ -22,7 +22,7 @@ def test_set_from_stdin_status_and_delete(make_config, run, tmp_path):
     status = run(config, "credentials", "status", "--json")
     assert status.exit_code == 0
     data = json.loads(status.stdout)
-    assert data["credentials"] == [{"name": "partner:acme", "present": True}]
+    assert data["credentials"] == [{"name": "partner:acme", "present": True, "source": "keyring"}]
     assert data["backend"].endswith("PlaintextKeyring")
     assert SECRET not in status.stdout
 

@@ -263,3 +263,19 @@ def test_the_password_appears_nowhere(sim, make_config, password, run, tmp_path)
     for f in (tmp_path / "state").rglob("*"):
         assert not f.is_file() or SECRET not in f.read_text()
     assert "********" in read_history(tmp_path)[0]["clients"][0]["error"]
+
+
+def test_history_rows_stay_one_bounded_line_in_the_partners_zone(sim, make_config, run, tmp_path):
+    from freezegun import freeze_time
+
+    partner = partner_config(sim.url, schedule={"day": 5, "timezone": "Asia/Tokyo"})
+    config = make_config(partners=[partner], usage={"acme-2026-11.csv": USAGE})
+    with freeze_time("2026-11-20 23:30:00"):  # UTC; 08:30 the next day in Tokyo
+        failed = run(config, "publish", "--yes", "--month", "2026-11")  # no password stored
+    assert failed.exit_code == 2
+    listing = run(config, "history").stdout.splitlines()
+    assert "2026-11-21 08:30 JST" in listing[1]
+    assert all(len(line) <= 160 for line in listing)  # one long error does not wrap every row
+    [entry] = read_history(tmp_path)
+    shown = run(config, "history", "show", entry["id"]).stdout
+    assert entry["error"] in shown  # the whole text is one command away

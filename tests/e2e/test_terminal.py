@@ -93,7 +93,7 @@ def test_answering_no_sends_nothing(sim, make_config, password):
     term = Terminal("-c", str(config), "publish")
     term.expect("Publish to ConnectWise? [y/N]")
     term.send("n")
-    assert term.finish() == 1
+    assert term.finish() == 10  # declined: its own code, not 1 ("ConnectWise unreachable")
     assert "aborted; nothing was sent" in term.screen
     assert soap_requests(sim) == []
 
@@ -116,3 +116,14 @@ def test_progress_bar_for_more_than_a_screenful(make_config, password, tmp_path)
         assert "published 60 of 60 clients" in term.screen
     finally:
         server.stop()
+
+
+def test_a_retry_wait_is_said_at_a_terminal_without_v(sim, make_config, password):
+    from conftest import sim_faults
+
+    config = make_config(sim.url, usage={f"acme-{THIS}.csv": USAGE})
+    sim_faults(sim, [{"operation": "UpdateManagedDevices", "http_status": 503, "times": 1}])
+    term = Terminal("-c", str(config), "publish", "--yes")
+    term.expect("retrying in")
+    assert term.finish() == 0
+    assert "HTTP 503 service unavailable" in term.screen and "attempt 2 of 4" in term.screen

@@ -262,3 +262,26 @@ def test_control_characters_are_refused(tmp_path):
     found = problems(tmp_path, data)
     assert any(p.startswith("partners[0].clients[0].name: must not contain control characters")
                for p in found), found
+
+
+@pytest.mark.parametrize(
+    "site",
+    [
+        "https://cw.acme.example/v4_6_release/apis/2.0/ManagedDeviceApi.asmx",
+        "https://cw.acme.example/v4_6_release/apis/3.0/",
+        "https://cw.acme.example/?x=1",
+    ],
+)
+def test_a_site_with_a_path_shows_the_site_to_use(tmp_path, site):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(with_partner(connectwise__site=site)))
+    with pytest.raises(ConfigError, match=r"without a path: use 'https://cw.acme.example'"):
+        load_config(path)
+
+
+def test_a_site_with_credentials_in_it_is_refused(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(with_partner(connectwise__site="https://u:pw@cw.acme.example")))
+    with pytest.raises(ConfigError, match="must not hold a user name or password") as e:
+        load_config(path)
+    assert "pw@" not in str(e.value)

@@ -14,6 +14,7 @@ from cwpublish.errors import ConnectWiseError, LoginRejected
 from cwpublish.redaction import MASK
 from cwpublish.targets.base import (
     NOT_SENT,
+    NOT_SENT_TEXT,
     UNKNOWN_KEY,
     Progress,
     RecordResult,
@@ -150,7 +151,7 @@ class RestTarget(Target):
             known = [r for r in records if r.key in self.companies]
             writes = self._writes(known)
         except ConnectWiseError as e:  # a look-up failed: nothing was written
-            rows = [RecordResult(r, f"not sent: {e}", NOT_SENT) for r in records]
+            rows = [RecordResult(r, NOT_SENT_TEXT, NOT_SENT) for r in records]
             return Sent(rows, str(e))
         sent = run_writes(self.client, writes, self.cw.parallel_requests, progress)
         return Sent(self._in_order(records, sent.results, unknown), sent.stopped_by)

@@ -10,7 +10,16 @@ from decimal import Decimal
 
 from cwpublish import interrupt
 from cwpublish.errors import ConnectWiseError
-from cwpublish.targets.base import NOT_SENT, REJECTED, Progress, RecordResult, Sent, UsageRecord
+from cwpublish.targets.base import (
+    INTERRUPTED_TEXT,
+    NOT_SENT,
+    NOT_SENT_TEXT,
+    REJECTED,
+    Progress,
+    RecordResult,
+    Sent,
+    UsageRecord,
+)
 from cwpublish.targets.connectwise_rest.client import RestClient, RestRejected
 
 CENT = Decimal("0.01")
@@ -57,9 +66,9 @@ def run_writes(
         if w.method is None:
             return [RecordResult(r) for r in w.records]
         if interrupt.requested():
-            return [RecordResult(r, f"not sent: {interrupt.reason()}", NOT_SENT) for r in w.records]
+            return [RecordResult(r, INTERRUPTED_TEXT, NOT_SENT) for r in w.records]
         if stop.is_set():
-            return [RecordResult(r, f"not sent: {first[0]}", NOT_SENT) for r in w.records]
+            return [RecordResult(r, NOT_SENT_TEXT, NOT_SENT) for r in w.records]
         call: Callable = client.post if w.method == "POST" else client.patch
         try:
             call(w.path, w.body)
@@ -69,7 +78,7 @@ def run_writes(
             if not stop.is_set():
                 first.append(str(e))
                 stop.set()
-            return [RecordResult(r, f"not sent: {e}", NOT_SENT) for r in w.records]
+            return [RecordResult(r, NOT_SENT_TEXT, NOT_SENT) for r in w.records]
         return [RecordResult(r) for r in w.records]
 
     results: list[RecordResult] = []

@@ -11,7 +11,16 @@ from collections.abc import Callable
 
 from cwpublish import interrupt
 from cwpublish.errors import ConnectWiseError
-from cwpublish.targets.base import NOT_SENT, REJECTED, Progress, RecordResult, Sent, UsageRecord
+from cwpublish.targets.base import (
+    INTERRUPTED_TEXT,
+    NOT_SENT,
+    NOT_SENT_TEXT,
+    REJECTED,
+    Progress,
+    RecordResult,
+    Sent,
+    UsageRecord,
+)
 
 # Sends one batch: None on success, else the error text ConnectWise answered.
 SendBatch = Callable[[list[UsageRecord]], str | None]
@@ -34,16 +43,16 @@ def send_batches(
 
     def send(batch: list[UsageRecord]) -> list[RecordResult]:
         if interrupt.requested():  # Ctrl-C / SIGTERM: start nothing new
-            return [RecordResult(r, f"not sent: {interrupt.reason()}", NOT_SENT) for r in batch]
+            return [RecordResult(r, INTERRUPTED_TEXT, NOT_SENT) for r in batch]
         if stop.is_set():
-            return [RecordResult(r, f"not sent: {first_error[0]}", NOT_SENT) for r in batch]
+            return [RecordResult(r, NOT_SENT_TEXT, NOT_SENT) for r in batch]
         try:
             return split_on_error(send_batch, batch)
         except ConnectWiseError as e:
             if not stop.is_set():
                 first_error.append(str(e))
                 stop.set()
-            return [RecordResult(r, f"not sent: {e}", NOT_SENT) for r in batch]
+            return [RecordResult(r, NOT_SENT_TEXT, NOT_SENT) for r in batch]
 
     results: list[RecordResult] = []
     with ThreadPoolExecutor(max_workers=parallel) as pool:
