@@ -93,20 +93,74 @@ class Workspace:
         self.close()
 
 
+# Started by a small launcher process, so that a child's peak RSS is its own: a process
+# forked from this (large) benchmark would count our pages in its ru_maxrss until it execs.
+_LAUNCHER = """
+import os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    os.execvpe(sys.argv[1], sys.argv[1:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+print(time.perf_counter() - start, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_timed(cmd: list[str], env: dict) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one whole process; fails loudly if it failed."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise SystemExit(f"{' '.join(cmd[:4])}... exited {code}: {proc.stderr.read()[-500:]!r}")
-    proc.stderr.close()
-    return elapsed, usage.ru_maxrss
+    """Wall seconds and peak RSS (KiB) of one whole process, measured by a launcher that
+    forks it (so its RSS is its own); fails loudly if it failed."""
+    proc = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *cmd], env=env,
+                          capture_output=True, text=True)
+    try:
+        elapsed, maxrss, code = proc.stdout.split()[-3:]
+    except ValueError:
+        raise SystemExit(f"{' '.join(cmd[:4])}... failed: {proc.stderr[-500:]!r}") from None
+    if int(code) != 0:
+        raise SystemExit(f"{' '.join(cmd[:4])}... exited {code}: {proc.stderr[-500:]!r}")
+    return float(elapsed), int(maxrss)
 
 
 def verdict(ratio: float, target: float, higher_is_better: bool) -> str:
     ok = ratio >= target if higher_is_better else ratio <= target
     sign = ">=" if higher_is_better else "<="
     return f"ratio {ratio:.2f}x (target {sign} {target}x) {'OK' if ok else 'MISSED'}"
+
+
+# A console script as pip writes it for `[project.scripts] cwpublish = "cwpublish.cli:main"`.
+_CONSOLE_SCRIPT = """import re
+import sys
+from cwpublish.cli import main
+if __name__ == "__main__":
+    sys.argv[0] = re.sub(r"(-script\\.pyw|\\.exe)?$", "", sys.argv[0])
+    sys.exit(main())
+"""
+
+
+def plain_install(folder: Path) -> tuple[Path, Path]:
+    """A venv in `folder` that sees cwpublish as a regular (non-editable) install does.
+
+    The development venv is an editable install: its .pth files put setuptools' editable
+    finder (and the distutils hack) into every Python start-up there, ~5 ms that a real
+    install does not pay and that would flatter a start-up ratio. This venv instead lists the
+    source tree and the development venv's site-packages as plain path entries (one .pth,
+    no import hooks), and has a `cwpublish` console script as pip writes it, which is what
+    cron runs. Returns (its python, its cwpublish script): start both sides of a start-up
+    benchmark with that python.
+    """
+    import sysconfig
+    import venv
+
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(folder)
+    python = folder / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    source = Path(__file__).resolve().parents[1]
+    deps = sysconfig.get_paths()["purelib"]  # this (development) venv's click, yaml, ...
+    (Path(purelib) / "cwpublish-bench.pth").write_text(f"{source}\n{deps}\n")
+    script = folder / "bin" / "cwpublish"
+    script.write_text(f"#!{python}\n{_CONSOLE_SCRIPT}")
+    script.chmod(0o755)
+    return python, script

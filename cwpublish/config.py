@@ -1,16 +1,24 @@
 """The configuration: frozen dataclasses, and loading the YAML file once (safely, cached).
 
-Validation (every problem reported at once, with its path) is in config_validation.py.
+Validation (every problem reported at once, with its path) is in config_validation.py; reading
+the YAML text in config_fields.py.
+
+The nightly no-op reads the configuration every night and usually finds nothing due, so what
+it does not need is not built: while the file is unchanged, the parse cache
+(config_clients.py) gives the data without yaml, each partner's clients stay raw JSON in it
+until `Partner.clients` is first read, and a partner's target settings
+(`ConnectWise.settings`) are validated when first read. Either is then what an eager load
+builds (BuiltOnFirstAccess).
 """
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from cwpublish.errors import ConfigError
 
@@ -20,6 +28,42 @@ SMTP_DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 def default(cls: type, name: str) -> Any:
     """The default of a dataclass field: each config default is written once, on its field."""
     return cls.__dataclass_fields__[name].default
+
+
+class Deferred:
+    """A field value built on its first read: `build()` returns it, or raises ConfigError
+    naming each problem with its path (see BuiltOnFirstAccess)."""
+
+    __slots__ = ("build",)
+
+    def __init__(self, build: Callable[[], Any]):
+        self.build = build
+
+
+class BuiltOnFirstAccess:
+    """A frozen dataclass field that may be given a Deferred: its first read builds the value
+    and keeps it, so a configuration whose clients are never read never builds them.
+
+    Readers always see the built value (a tuple of Client, a settings dataclass), so equality,
+    repr and hash are those of an eagerly built instance.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self.slot = f"_{name}_value"
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            raise AttributeError(self.name)  # no class-level default: the field is required
+        value = obj.__dict__[self.slot]
+        if type(value) is Deferred:
+            value = value.build()
+            obj.__dict__[self.slot] = value
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        # Reached only from the dataclass __init__: frozen instances refuse setattr before this.
+        obj.__dict__[self.slot] = value
 
 
 @dataclass(frozen=True)
@@ -32,7 +76,7 @@ class ConnectWise:
 
     site: str
     company_id: str
-    settings: Any
+    settings: Any = BuiltOnFirstAccess()  # may be given as a Deferred (validated when read)
     api: str = "soap"  # a key of cwpublish.targets.TARGETS
     allow_insecure_http: bool = False
     timeout: float = 30.0
@@ -82,7 +126,7 @@ class Partner:
     name: str
     connectwise: ConnectWise
     usage: UsageSource
-    clients: tuple[Client, ...]
+    clients: tuple[Client, ...] = BuiltOnFirstAccess()  # may be given as a Deferred
     managers: tuple[str, ...] = ()
     schedule: Schedule | None = None
 
@@ -115,6 +159,7 @@ class Config:
     smtp: Smtp | None = None
     templates_dir: Path | None = None
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    parallel_partners: int = 8  # partners publishing at once (each its own site)
 
     def partner(self, name: str) -> Partner:
         for p in self.partners:
@@ -165,205 +210,46 @@ def default_state_dir() -> Path:
 
 
 def load_config(path: Path) -> Config:
-    """Read and validate the file at `path`; raise ConfigError listing every problem."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            str(path),
-            ["file not found (give -c FILE, set CWPUBLISH_CONFIG, or run `cwpublish init`)"],
-        ) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(str(path), [f"cannot read: {e}"]) from None
-    cache = _ParseCache(path, text)
-    data = cache.load()
-    trusted = data is not None
-    written: dict[int, dict[str, str]] = {}
-    if data is None:
-        data, written = _parse_yaml(path, text)
+    """Read and validate the file at `path`; raise ConfigError listing every problem.
+
+    Text that validated before comes from the parse cache, its clients and target settings
+    built on first read (see the module doc); other text is parsed and validated in full.
+    """
+    from cwpublish.config_clients import ParseCache
     from cwpublish.config_validation import Validator
 
-    config = Validator(path, trusted_clients=trusted, written=written).config(data)
-    if not trusted:
+    with GcPaused():
+        cache = ParseCache(path)
+        data = cache.load()
+        if data is not None:
+            return Validator(path, trusted=True).config(data)
+        from cwpublish.config_fields import parse_yaml
+
+        data, written = parse_yaml(path, cache.text())
+        config = Validator(path, written=written).config(data)
         cache.store(data)
-    return config
+        return config
 
 
-def _parse_yaml(path: Path, text: str) -> tuple[Any, dict[int, dict[str, str]]]:
-    """The data of the YAML text, and the source text of its non-string scalars.
+class GcPaused:
+    """No cyclic garbage collection inside: loading builds many long-lived, acyclic objects
+    (100,000 clients' dicts and dataclasses), and each collection would only walk them again.
+    The collector's previous state is restored on the way out, error or not."""
 
-    The second item maps id(mapping) -> {key: the value as written} for every value YAML read as
-    something other than a string (`0123`, `yes`, `2026-01-05`), so that an error can quote
-    what the user wrote rather than what YAML made of it (83, True, a date).
-    """
-    loader = _Loader(text)
-    try:
-        return loader.get_single_data(), loader.written
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(str(path), [f"{where}YAML syntax error: {e.problem or e}"]) from None
-    except yaml.reader.ReaderError as e:
-        raise ConfigError(
-            str(path), [f"character {e.position + 1}: not allowed in YAML ({e.reason})"]
-        ) from None
-    except yaml.YAMLError as e:
-        raise ConfigError(str(path), [f"YAML error: {str(e).splitlines()[0]}"]) from None
-    finally:
-        loader.dispose()
+    def __enter__(self) -> GcPaused:
+        self.was_enabled = gc.isenabled()
+        gc.disable()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.was_enabled:
+            gc.enable()
 
 
-class _ParseCache:
-    """The parsed data of YAML text that validated before, kept as JSON in the user's cache.
+def __getattr__(name: str) -> Any:
+    """`_ParseCache`, the parse cache's former name here (it is in config_clients.py)."""
+    if name == "_ParseCache":
+        from cwpublish.config_clients import ParseCache
 
-    Building Python objects from YAML costs ~90 ms for 5,000 clients even with libyaml, which
-    would dominate the nightly no-op run; JSON of the same data loads in ~1 ms. An entry is
-    written only after the text validated, and is used only for exactly the same text
-    (SHA-256), so the cache can save time but never change a decision. Everything that depends
-    on more than the text (files, time zones, environment) is still validated every time.
-    The digest covers FORMAT too, so entries written under older validation rules (which
-    let `managed_id: 1001` through as a number) are never trusted.
-    """
-
-    FORMAT = "2"  # bump whenever validation rules change what may be cached
-
-    def __init__(self, path: Path, text: str):
-        from urllib.parse import quote
-
-        self.digest = _sha256(f"cwpublish-config/{self.FORMAT}\n{text}".encode())
-        folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cwpublish"
-        self.path = folder / f"config-{quote(str(path.resolve()), safe='')[-150:]}.json"
-
-    def load(self) -> Any:
-        import json
-
-        try:
-            cached = json.loads(self.path.read_text(encoding="utf-8"))
-            return cached["data"] if cached.get("sha256") == self.digest else None
-        except (OSError, ValueError, AttributeError, KeyError, TypeError):
-            return None
-
-    def store(self, data: Any) -> None:
-        """Keep `data` only if JSON gives back exactly the same values of the same types.
-
-        JSON cannot hold everything YAML can (dates, non-string keys, NaN), and a cached value
-        that differed from a fresh parse would make the second run decide differently from the
-        first; such data is simply not cached.
-        """
-        import contextlib
-        import json
-
-        from cwpublish.errors import StateError
-        from cwpublish.state_files import write_json
-
-        # An unwritable cache, or data that JSON cannot hold, just means no cache.
-        with contextlib.suppress(StateError, TypeError, ValueError, RecursionError):
-            if _same(json.loads(json.dumps(data, allow_nan=False)), data):
-                write_json(self.path, {"sha256": self.digest, "data": data})
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal and of the same types all the way down (1, 1.0 and True are not the same)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(type(k) is str and _same(v, b[k]) for k, v in a.items())
-    if isinstance(a, list):
-        return len(a) == len(b) and all(map(_same, a, b))
-    return a == b
-
-
-def _sha256(data: bytes) -> str:
-    """SHA-256 without importing hashlib (which loads OpenSSL: ~3 ms on every nightly run)."""
-    import sys
-
-    try:
-        if sys.version_info >= (3, 12):
-            from _sha2 import sha256
-        else:
-            from _sha256 import sha256
-    except ImportError:  # a Python built without them
-        from hashlib import sha256
-    return sha256(data).hexdigest()
-
-
-# --- YAML loading: safe, C-accelerated when libyaml is present, duplicate keys and aliases
-# refused, the source text of non-string values kept ----------------------------------------
-
-_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_STR_TAG = "tag:yaml.org,2002:str"
-
-
-class _Loader(_Base):  # type: ignore[misc,valid-type]
-    """SafeLoader that refuses duplicate keys and aliases (an ambiguous file is an error).
-
-    Aliases (`*name`) are refused outright: a configuration has no need for them, and nested
-    aliases ("billion laughs") make a few hundred bytes expand into billions of values for
-    whatever walks the data (validation, the parse cache).
-    """
-
-    def __init__(self, stream: str):
-        super().__init__(stream)
-        self.source = stream
-        self.written: dict[int, dict[str, str]] = {}  # id(mapping) -> {key: text as written}
-
-    def construct_document(self, node: yaml.Node) -> Any:
-        """Refuse a node reached twice (an alias) before building anything from the tree."""
-        _refuse_aliases(self.source, node)
-        return super().construct_document(node)
-
-
-def _refuse_aliases(source: str, root: yaml.Node) -> None:
-    """ConstructorError at the first alias if any node of the tree is shared (walked once)."""
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            mark = _first_alias_mark(source) or node.start_mark
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                "aliases (*name) are not allowed in a configuration; write the value out",
-                mark,
-            )
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                stack += (key_node, value_node)
-        elif isinstance(node, yaml.SequenceNode):
-            stack += node.value
-
-
-def _first_alias_mark(source: str) -> Any:
-    """Where the first `*alias` is (parsed again only on this error path)."""
-    for event in yaml.parse(source, Loader=_Base):
-        if isinstance(event, yaml.AliasEvent):
-            return event.start_mark
-    return None
-
-
-def _construct_mapping(loader: Any, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: set = set()
-    for key_node, _ in node.value:
-        if isinstance(key_node, yaml.ScalarNode):
-            key = key_node.value
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-    mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-    written = {
-        key_node.value: value_node.value
-        for key_node, value_node in node.value
-        if isinstance(key_node, yaml.ScalarNode)
-        and isinstance(value_node, yaml.ScalarNode)
-        and value_node.tag != _STR_TAG
-    }
-    if written:
-        loader.written[id(mapping)] = written
-    return mapping
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+        return ParseCache
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

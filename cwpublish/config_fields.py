@@ -1,12 +1,20 @@
-"""Typed reads of config values (string, integer, seconds, choice, file...), each problem
-collected with its path instead of raised, so one run reports them all."""
+"""Reading the configuration's YAML text, and typed reads of its values (string, integer,
+seconds, choice, file...), each problem collected with its path instead of raised, so one run
+reports them all.
+
+The YAML loader keeps the source text of every non-string scalar (`written`), so that a
+problem quotes what the user wrote (`0123`), not what YAML made of it (83). It is built on
+first use: a nightly run answered by the parse cache (config.py) never imports yaml."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
 from typing import Any
+
+from cwpublish.errors import ConfigError
 
 _PLAIN_KEY_RE = re.compile(r"^[\w.-]+$")
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # never valid in XML text or a one-line message
@@ -139,10 +147,10 @@ def placeholder_problem(location: str) -> str | None:
     {month[0]}), and a short integer format spec ({month:02d}): anything else would crash or
     reach into Python objects when the path is formatted.
     """
-    import string
+    from _string import formatter_parser  # what string.Formatter().parse is, without `string`
 
     try:
-        fields = list(string.Formatter().parse(location))
+        fields = list(formatter_parser(location))
     except ValueError as e:  # a lone { or }
         return f"{e}; write {{{{ and }}}} for literal braces"
     for _, name, spec, conversion in fields:
@@ -177,3 +185,125 @@ def kind(value: Any) -> str:
         float: "a number",
         type(None): "nothing",
     }.get(type(value), "a date" if hasattr(value, "isoformat") else type(value).__name__)
+
+
+# --- the YAML text: safe, C-accelerated when libyaml is present, duplicate keys and aliases
+# refused, the source text of non-string values kept ----------------------------------------
+
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def parse_yaml(path: Path, text: str) -> tuple[Any, dict[int, dict[str, str]]]:
+    """The data of the YAML text, and the source text of its non-string scalars.
+
+    The second item maps id(mapping) -> {key: the value as written} for every value YAML read as
+    something other than a string (`0123`, `yes`, `2026-01-05`), so that an error can quote
+    what the user wrote rather than what YAML made of it (83, True, a date).
+    """
+    import yaml
+
+    loader = _loader_class()(text)
+    try:
+        return loader.get_single_data(), loader.written
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(str(path), [f"{where}YAML syntax error: {e.problem or e}"]) from None
+    except yaml.reader.ReaderError as e:
+        raise ConfigError(
+            str(path), [f"character {e.position + 1}: not allowed in YAML ({e.reason})"]
+        ) from None
+    except yaml.YAMLError as e:
+        raise ConfigError(str(path), [f"YAML error: {str(e).splitlines()[0]}"]) from None
+    finally:
+        loader.dispose()
+
+
+def _yaml_base() -> type:
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@functools.cache
+def _loader_class() -> type:
+    """SafeLoader that refuses duplicate keys and aliases (an ambiguous file is an error).
+
+    Aliases (`*name`) are refused outright: a configuration has no need for them, and nested
+    aliases ("billion laughs") make a few hundred bytes expand into billions of values for
+    whatever walks the data (validation, the parse cache).
+    """
+    import yaml
+
+    class Loader(_yaml_base()):  # type: ignore[misc]
+        def __init__(self, stream: str):
+            super().__init__(stream)
+            self.source = stream
+            self.written: dict[int, dict[str, str]] = {}  # id(mapping) -> {key: as written}
+
+        def construct_document(self, node: yaml.Node) -> Any:
+            """Refuse a node reached twice (an alias) before building anything from the tree."""
+            _refuse_aliases(self.source, node)
+            return super().construct_document(node)
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    return Loader
+
+
+def _refuse_aliases(source: str, root: Any) -> None:
+    """ConstructorError at the first alias if any node of the tree is shared (walked once)."""
+    import yaml
+
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            mark = _first_alias_mark(source) or node.start_mark
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                "aliases (*name) are not allowed in a configuration; write the value out",
+                mark,
+            )
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                stack += (key_node, value_node)
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+
+
+def _first_alias_mark(source: str) -> Any:
+    """Where the first `*alias` is (parsed again only on this error path)."""
+    import yaml
+
+    for event in yaml.parse(source, Loader=_yaml_base()):
+        if isinstance(event, yaml.AliasEvent):
+            return event.start_mark
+    return None
+
+
+def _construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict:
+    import yaml
+
+    seen: set = set()
+    for key_node, _ in node.value:
+        if isinstance(key_node, yaml.ScalarNode):
+            key = key_node.value
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+    mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+    written = {
+        key_node.value: value_node.value
+        for key_node, value_node in node.value
+        if isinstance(key_node, yaml.ScalarNode)
+        and isinstance(value_node, yaml.ScalarNode)
+        and value_node.tag != _STR_TAG
+    }
+    if written:
+        loader.written[id(mapping)] = written
+    return mapping

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 from cwpublish.config import (
     SMTP_DEFAULT_PORTS,
-    Client,
     Config,
     ConnectWise,
+    Deferred,
     Partner,
     Schedule,
     Smtp,
@@ -25,26 +25,31 @@ from cwpublish.config import (
     default,
     default_state_dir,
 )
-from cwpublish.config_clients import CLIENT_KEYS, plain_client, trusted_clients
-from cwpublish.config_fields import FieldReader, join, kind, placeholder_problem
+from cwpublish.config_clients import ClientReader
+from cwpublish.config_fields import join, kind, placeholder_problem
 from cwpublish.errors import ConfigError
-from cwpublish.targets import DEFAULT_API
+from cwpublish.targets import DEFAULT_API, SETTINGS, settings_module
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 
-class Validator(FieldReader):
-    """Walks the parsed YAML into the config dataclasses, collecting problems with paths."""
+class Validator(ClientReader):
+    """Walks the parsed YAML into the config dataclasses, collecting problems with paths.
+
+    `trusted`: this exact text validated in full before (the parse cache), so what depends on
+    nothing but the text of a partner's clients and target settings is built when first read
+    (config_clients.py, _deferred_settings); the rest is validated every time.
+    """
 
     def __init__(
         self,
         path: Path,
-        trusted_clients: bool = False,
+        trusted: bool = False,
         written: dict[int, dict[str, str]] | None = None,
     ):
         super().__init__(path, written)
-        self.trusted_clients = trusted_clients  # this exact text's clients validated before
+        self.trusted = trusted
 
     # -- sections --
 
@@ -52,7 +57,10 @@ class Validator(FieldReader):
         if data is None:
             data = {}
         top = self.mapping(
-            data, "", {"state_dir", "smtp", "partners", "templates_dir"}, ("partners",)
+            data,
+            "",
+            {"state_dir", "smtp", "partners", "templates_dir", "parallel_partners"},
+            ("partners",),
         )
         state_dir = self.string(top, "state_dir", "")
         state_path = default_state_dir()
@@ -82,10 +90,19 @@ class Validator(FieldReader):
         templates_dir = self.base_dir / os.path.expanduser(templates) if templates else None
         if templates_dir and not templates_dir.is_dir():
             self.fail("templates_dir", f"folder not found: {templates_dir}")
+        parallel = self.integer(
+            top, "parallel_partners", "", default(Config, "parallel_partners"), 1, 64
+        )
         if self.problems:
             raise ConfigError(str(self.path), self.problems)
         return Config(
-            self.path, state_path, tuple(partners), smtp, templates_dir, tuple(self.warnings)
+            self.path,
+            state_path,
+            tuple(partners),
+            smtp,
+            templates_dir,
+            tuple(self.warnings),
+            parallel or default(Config, "parallel_partners"),
         )
 
     def smtp(self, raw: Any) -> Smtp | None:
@@ -155,15 +172,15 @@ class Validator(FieldReader):
         return Partner(name, cw, usage, clients, managers, schedule)
 
     def connectwise(self, raw: Any, where: str) -> ConnectWise | None:
-        """The common keys here; the chosen API's own keys by its settings module."""
-        from cwpublish.targets import DEFAULT_API, SETTINGS, settings_module
-
+        """The common keys here; the chosen API's own keys by its settings module (for trusted
+        text when first read, so the nightly no-op imports no target)."""
         api = raw.get("api", DEFAULT_API) if isinstance(raw, dict) else DEFAULT_API
         if api not in SETTINGS:
             self.fail(join(where, "api"), f"must be one of {', '.join(SETTINGS)}, got {api!r}")
             api = DEFAULT_API
-        target = settings_module(api)
-        m = self.mapping(raw, where, _CONNECTWISE_KEYS | target.KEYS, ("site", "company_id"))
+        target = None if self.trusted else settings_module(api)
+        keys = _CONNECTWISE_KEYS | target.KEYS if target else set(raw or ())
+        m = self.mapping(raw, where, keys, ("site", "company_id"))
         if not m:
             return None
         values = {k: self.string(m, k, where) for k in ("site", "company_id")}
@@ -172,7 +189,10 @@ class Validator(FieldReader):
         )
         if values["site"]:
             values["site"] = self.site(
-                values["site"], join(where, "site"), insecure, target.SECRET_LABEL
+                values["site"],
+                join(where, "site"),
+                insecure,
+                target.SECRET_LABEL if target else "password",
             )
         common = {
             "ca_bundle": self.file(m, "ca_bundle", where),
@@ -188,12 +208,28 @@ class Validator(FieldReader):
                 m, "parallel_requests", where, default(ConnectWise, "parallel_requests"), 1, 8
             ),
         }
-        settings = target.validate(self, m, where)
+        settings = (
+            target.validate(self, m, where) if target else self._deferred_settings(api, m, where)
+        )
         if not all(values.values()) or settings is None:
             return None
         return ConnectWise(
             **values, settings=settings, api=api, allow_insecure_http=insecure, **common
         )
+
+    def _deferred_settings(self, api: str, m: dict, where: str) -> Deferred:
+        """The target settings of trusted text, validated in full when first read."""
+        path = self.path
+
+        def build() -> Any:
+            target, reader = settings_module(api), Validator(path)
+            reader.mapping(m, where, _CONNECTWISE_KEYS | target.KEYS)
+            settings = target.validate(reader, m, where)
+            if reader.problems:
+                raise ConfigError(str(path), reader.problems)
+            return settings
+
+        return Deferred(build)
 
     def site(self, site: str, where: str, insecure: bool, secret: str = "password") -> str:
         try:
@@ -277,24 +313,6 @@ class Validator(FieldReader):
             return None
         return UsageSource(kind, location, self.base_dir)
 
-    def client(self, item: Any, at: str, api: str = "soap") -> Client | None:
-        """A client entry with every problem reported (the slow path of clients())."""
-        rest = api == "rest"
-        required = ("name", "company") if rest else ("name", "managed_id")
-        m = self.mapping(item, at, CLIENT_KEYS, required)
-        name = self.string(m, "name", at)
-        company = self.string(m, "company", at)
-        agreement = self.string(m, "agreement", at)
-        managed_id = self.string(m, "managed_id", at) or (company if rest else None)
-        publish = self.boolean(m, "publish", at, default(Client, "publish"))
-        if not rest:
-            for key in ("company", "agreement"):
-                if m.get(key) is not None:
-                    self.fail(join(at, key), "only with connectwise.api: rest")
-        if not (name and managed_id):
-            return None
-        return Client(name, managed_id, publish, company, agreement)
-
     def managers(self, raw: Any, where: str) -> tuple[str, ...]:
         if raw is None:
             return ()
@@ -305,49 +323,6 @@ class Validator(FieldReader):
             if not isinstance(item, str) or not _EMAIL_RE.match(item.strip()):
                 self.fail(f"{where}[{i}]", f"must be an email address, got {item!r}")
         return tuple(str(x).strip() for x in raw)
-
-    def clients(self, raw: Any, where: str, api: str = "soap") -> tuple[Client, ...] | None:
-        if raw is None:
-            return None
-        if not isinstance(raw, list) or not raw:
-            self.fail(where, "must be a non-empty list of {name, managed_id}")
-            return None
-        if self.trusted_clients:  # only names, IDs and flags: nothing outside the text
-            trusted = trusted_clients(raw, api)
-            if trusted is not None:  # else: validated in full below, as a fresh parse would be
-                return trusted
-        clients: list[Client] = []
-        names: dict[str, int] = {}
-        ids: dict[str, int] = {}
-        for i, item in enumerate(raw):
-            # Fast path for the common well-formed entry: this loop runs for every client on
-            # every run, the nightly no-op included.
-            quick = plain_client(item, api)
-            if quick:
-                folded_name, folded_id = quick.name.casefold(), quick.managed_id.casefold()
-                if folded_name not in names and folded_id not in ids:
-                    names[folded_name] = ids[folded_id] = i
-                    clients.append(quick)
-                    continue
-            client = self.client(item, f"{where}[{i}]", api)
-            if client is None:
-                continue
-            for key, seen, label in (
-                (client.name, names, "name"),
-                (client.managed_id, ids, "managed_id"),
-            ):
-                folded = key.casefold()
-                if folded in seen:
-                    what = "client name" if label == "name" else "Managed ID"
-                    self.fail(
-                        f"{where}[{i}].{label}",
-                        f"duplicate {what} {key!r} (also {where}[{seen[folded]}])",
-                    )
-                else:
-                    seen[folded] = i
-            clients.append(client)
-        return tuple(clients)
-
 
 
 # connectwise keys of every API; each target adds its own (targets/<name>/settings.py KEYS)

@@ -32,12 +32,22 @@ def open_target(partner: Partner) -> Target:
 
 
 def preflight(target: Target) -> Preflight:
-    """Run the target's pre-flight, then list the keys it knows (a failure there only warns)."""
-    proved = target.preflight()
-    try:
-        return Preflight(proved, target.known_keys())
-    except ConnectWiseError as e:
-        return Preflight(proved, None, str(e))
+    """Run the target's pre-flight and, overlapping it, list the keys it knows (independent
+    calls: one round trip instead of two). A failure listing keys only warns; a pre-flight
+    failure wins and the keys are discarded."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def known() -> tuple[set[str] | None, str | None]:
+        try:
+            return target.known_keys(), None
+        except ConnectWiseError as e:
+            return None, str(e)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        keys = pool.submit(known)
+        proved = target.preflight()
+        found, error = keys.result()
+    return Preflight(proved, found, error)
 
 
 def describe(partner: Partner) -> str:

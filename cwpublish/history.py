@@ -1,25 +1,46 @@
 """The history of publish operations: the entry shape and how it is kept on disk.
 
-`history.json` (with one file per entry under `history/`) keeps the ten newest operations per
+`history.log` (with one file per entry under `history/`) keeps the ten newest operations per
 partner, as the source document's Publish History. Per-client "was it published" memory that
 outlives ten entries is the ledger (ledger.py).
 
-Both files are shape-checked where they are read (index_problem, entry_problem): a damaged
-entry file is moved aside (its summary in the index is shown instead), and a damaged index is
-moved aside and rebuilt from the entry files, so the history survives a broken index.
+The log is append-only so that recording costs the same with 10 entries or 2,000: each add or
+update appends one fsync'd JSON line, a summary of the entry (no client or unmapped rows, only
+their counts); it is compacted -- rewritten with the ten newest per partner, their files kept
+and the others deleted -- once it has grown past twice its size at the last compaction. A last
+line torn by a crash is ignored. `history.json` (format 2, one JSON index rewritten on every
+add) is still read, and turned into a log by the first write.
+
+Everything is shape-checked where it is read (entry_problem): a damaged entry file is moved
+aside (its summary is shown instead), and a damaged log or index is moved aside and rebuilt
+from the entry files, so the history survives a broken index.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cwpublish.state_files import read_json, write_json
+from cwpublish import log
+from cwpublish.state_files import (
+    append_line,
+    move_aside,
+    read_bytes,
+    read_head,
+    read_json,
+    write_bytes,
+    write_json,
+)
 
 HISTORY_PER_PARTNER = 10
+LOG_FORMAT = 3  # history.log; history.json was format 2
+COMPACT_FLOOR = 64 * 1024  # bytes: below this a log is never compacted (it costs nothing)
 
 
 @dataclass
@@ -69,40 +90,21 @@ class Entry:
 
 
 class History:
-    """history.json (the index, newest first, capped per partner) + history/<id>.json.
+    """history.log (summaries, appended) + history/<id>.json (each entry in full).
 
-    The index holds every field of an entry except its per-client rows, plus their counts;
-    each entry's full JSON (with `clients`) is its own file. Adding an entry therefore costs
-    one entry, not ten: a partner with 10,000 clients would otherwise re-read and re-write
-    100,000 client rows on every publish.
+    Read: every summary, newest first, ten per partner (older ones wait for the compaction that
+    deletes them). Written: the entry's file, then one line in the log -- never the whole index.
     """
 
     def __init__(self, state_dir: Path):
-        self.path = state_dir / "history.json"
+        self.log_path = state_dir / "history.log"
+        self.path = state_dir / "history.json"  # format 2: read, and migrated by the next write
         self.folder = state_dir / "history"
-
-    def _index(self) -> list[dict]:
-        data = read_json(self.path, {"version": 2, "entries": []}, index_problem, self._rebuild)
-        return data["entries"]
-
-    def _rebuild(self) -> dict:
-        """The index made again from the entry files (a damaged index was moved aside)."""
-        entries = []
-        for path in sorted(self.folder.glob("*.json")):
-            entry = read_json(path, None, lambda data, p=path: entry_problem(data, p.stem))
-            if entry is not None:
-                entries.append(summarize(entry))
-        entries.sort(key=_started, reverse=True)
-        per_partner: dict[str, int] = {}
-        kept = []
-        for e in entries:
-            per_partner[e["partner"]] = per_partner.get(e["partner"], 0) + 1
-            if per_partner[e["partner"]] <= HISTORY_PER_PARTNER:
-                kept.append(e)
-        return {"version": 2, "entries": kept}
+        self._kept: int | None = None  # the log's size at its last compaction, once looked up
 
     def entries(self, partner: str | None = None, full: bool = False) -> list[dict]:
-        """Newest first; summaries (with `counts`), or `full` entries with their clients."""
+        """Newest first; summaries (with `counts`, `unmapped_count`), or `full` entries with
+        their `clients` and `unmapped` rows."""
         found = [e for e in self._index() if partner is None or e.get("partner") == partner]
         return [self._full(e) for e in found] if full else found
 
@@ -116,28 +118,100 @@ class History:
         return [e for e in self._index() if str(e.get("id", "")).startswith(entry_id)]
 
     def add(self, entry: Entry) -> None:
+        """Record a new entry: its file, then one line in the log (the entry is newest)."""
         data = entry.to_dict()
         write_json(self._entry_path(entry.id), data)
-        index = [summarize(data), *(e for e in self._index() if e["id"] != entry.id)]
-        del data
-        kept: list[dict] = []
-        per_partner: dict[str, int] = {}
-        for e in index:
-            n = per_partner.get(e["partner"], 0)
-            if n < HISTORY_PER_PARTNER:
-                kept.append(e)
-            else:
-                self._entry_path(e["id"]).unlink(missing_ok=True)
-            per_partner[e["partner"]] = n + 1
-        write_json(self.path, {"version": 2, "entries": kept})
+        self._append("add", summarize(data))
 
     def update(self, entry: Entry) -> None:
-        """Rewrite an entry already added (e.g. once the email outcome is known)."""
+        """Rewrite an entry already added (e.g. once the email outcome is known): its file and
+        one line in the log; its place in the history does not change."""
         data = entry.to_dict()
         write_json(self._entry_path(entry.id), data)
-        summary = summarize(data)
-        index = [summary if e.get("id") == entry.id else e for e in self._index()]
-        write_json(self.path, {"version": 2, "entries": index})
+        self._append("update", summarize(data))
+
+    def compact(self) -> None:
+        """Rewrite the log with only what is shown (ten per partner) and delete every other
+        entry file: pruning, amortised over the appends since the last compaction."""
+        kept = _cap(self._load())
+        self._write_log(kept)
+        ids = {e["id"] for e in kept}
+        for path in self.folder.glob("*.json"):
+            if path.stem not in ids:
+                path.unlink(missing_ok=True)
+
+    def _append(self, op: str, summary: dict) -> None:
+        if self._kept is None:
+            self._kept = self._open_log()
+        size = append_line(self.log_path, _line({"op": op, "entry": summary}))
+        if size > 2 * max(self._kept, COMPACT_FLOOR):
+            self.compact()
+
+    def _open_log(self) -> int:
+        """The log's size at its last compaction; a missing log is created first, from the
+        format-2 history.json when there is one (which is then removed)."""
+        head = read_head(self.log_path)
+        if head is None:
+            migrating = os.path.lexists(self.path)
+            kept = self._write_log(self._old_index())
+            if migrating:
+                log.info("history: %s moved to %s", self.path, self.log_path)
+        else:
+            try:
+                kept = int(json.loads(head)["kept"])
+            except (ValueError, TypeError, KeyError):
+                kept = 0  # compacted soon, which reads (and if need be rebuilds) the log
+        with contextlib.suppress(OSError):  # migrated (perhaps by a run killed right after)
+            self.path.unlink()
+        return kept
+
+    def _write_log(self, summaries: list[dict]) -> int:
+        """Replace the log (atomically) with `summaries` (newest first); its size, as kept."""
+        body = b"".join(_line({"op": "add", "entry": s}) for s in reversed(summaries))
+        write_bytes(self.log_path, _line({"history": LOG_FORMAT, "kept": len(body)}) + body)
+        self._kept = len(body)
+        return len(body)
+
+    def _index(self) -> list[dict]:
+        """What is shown: every summary, newest first, at most ten per partner."""
+        return _cap(self._load())
+
+    def _load(self) -> list[dict]:
+        """Every summary on record, newest first (before the cap)."""
+        raw = read_bytes(self.log_path)
+        if raw is None:
+            return self._old_index()
+        parsed = parse_log(raw)
+        if isinstance(parsed, list):
+            return parsed
+        what, detail = parsed
+        aside = move_aside(self.log_path)
+        log.warning(
+            "%s is %s; moved it to %s and rebuilt it (%s)", self.log_path, what, aside, detail
+        )
+        summaries = self._from_files()
+        self._write_log(summaries)
+        return summaries
+
+    def _old_index(self) -> list[dict]:
+        """The summaries of a format-2 history.json (none if there is none)."""
+        data = read_json(
+            self.path,
+            {"entries": []},
+            index_problem,
+            lambda: {"version": 2, "entries": self._from_files()},
+        )
+        return [slim(e) for e in data["entries"]]
+
+    def _from_files(self) -> list[dict]:
+        """Summaries made again from the entry files, newest first, ten per partner."""
+        entries = []
+        for path in sorted(self.folder.glob("*.json")):
+            entry = read_json(path, None, lambda data, p=path: entry_problem(data, p.stem))
+            if entry is not None:
+                entries.append(summarize(entry))
+        entries.sort(key=_started, reverse=True)
+        return _cap(entries)
 
     def _entry_path(self, entry_id: str) -> Path:
         return self.folder / f"{''.join(c for c in str(entry_id) if c.isalnum())}.json"
@@ -149,10 +223,80 @@ class History:
             entry = {
                 **summary,
                 "clients": [],
+                "unmapped": [],
                 "warnings": [*summary.get("warnings", []), "per-client rows are missing"],
             }
         entry.pop("counts", None)
+        entry.pop("unmapped_count", None)
         return entry
+
+
+def _line(record: dict) -> bytes:
+    """One log line: compact JSON (json's C encoder) and a line break."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+def _cap(summaries: list[dict]) -> list[dict]:
+    """The newest HISTORY_PER_PARTNER of each partner, from newest-first summaries."""
+    kept: list[dict] = []
+    per_partner: dict[str, int] = {}
+    for e in summaries:
+        n = per_partner.get(e["partner"], 0)
+        if n < HISTORY_PER_PARTNER:
+            kept.append(e)
+        per_partner[e["partner"]] = n + 1
+    return kept
+
+
+def parse_log(raw: bytes) -> list[dict] | tuple[str, str]:
+    """The summaries in history.log's bytes, newest first; or (what, detail) is wrong with it.
+
+    The first line is `{"history": 3, "kept": bytes}`; each other line `{"op": "add" | "update",
+    "entry": summary}`. An add puts the entry first; an update replaces it where it is (an
+    update of an entry no longer on record is ignored). The last line is ignored when it is
+    torn (no line break, or not JSON): a crash in the middle of an append.
+    """
+    lines = raw.split(b"\n")
+    lines.pop()  # after the last line break: b"", or a torn line
+    by_id: dict[str, dict] = {}
+    for n, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except ValueError as e:  # UnicodeDecodeError included
+            if n == len(lines) and n > 1:
+                break
+            return "not valid JSON", f"line {n}: {e}"
+        problem = header_problem(record) if n == 1 else record_problem(record)
+        if problem:
+            return "not of the expected shape", f"line {n}: {problem}"
+        if n == 1:
+            continue
+        summary = record["entry"]
+        if record["op"] == "add":
+            by_id.pop(summary["id"], None)
+            by_id[summary["id"]] = summary
+        elif summary["id"] in by_id:
+            by_id[summary["id"]] = summary
+    if not lines:
+        return "not of the expected shape", "empty: no header line"
+    return list(reversed(by_id.values()))
+
+
+def header_problem(record: Any) -> str | None:
+    """What is wrong with history.log's first line, or None."""
+    if not isinstance(record, dict) or not _is_int(record.get("history")):
+        return 'expected {"history": 3, "kept": bytes}'
+    if record["history"] > LOG_FORMAT:
+        return f"format {record['history']} is newer than this cwpublish reads ({LOG_FORMAT})"
+    return None
+
+
+def record_problem(record: Any) -> str | None:
+    """What is wrong with one history.log line after the first, or None."""
+    if not isinstance(record, dict) or record.get("op") not in ("add", "update"):
+        return 'expected {"op": "add" or "update", "entry": {...}}'
+    problem = entry_problem(record.get("entry"))
+    return f"entry: {problem}" if problem else None
 
 
 def count_by_status(clients: list[dict]) -> dict[str, int]:
@@ -164,10 +308,21 @@ def count_by_status(clients: list[dict]) -> dict[str, int]:
 
 
 def summarize(entry: dict) -> dict:
-    """An entry without its client rows, with their counts by status (the history index)."""
-    summary = {k: v for k, v in entry.items() if k != "clients"}
+    """An entry without its client and unmapped rows, with their counts (the history index):
+    the rows are only in the entry's file."""
+    summary = {k: v for k, v in entry.items() if k not in ("clients", "unmapped")}
     summary["counts"] = count_by_status(entry["clients"])
+    summary["unmapped_count"] = len(entry.get("unmapped") or [])
     return summary
+
+
+def slim(summary: dict) -> dict:
+    """A format-2 summary (with the unmapped rows) as format 3 has it (their count)."""
+    if "unmapped" not in summary:
+        return summary
+    slimmed = {k: v for k, v in summary.items() if k != "unmapped"}
+    slimmed.setdefault("unmapped_count", len(summary["unmapped"]))
+    return slimmed
 
 
 _TEXT = ("id", "partner", "mode", "initiated_by", "period", "started_at", "site", "status")
@@ -208,6 +363,8 @@ def entry_problem(e: Any, file_id: str | None = None) -> str | None:
     counts = e.get("counts", {})
     if not isinstance(counts, dict) or not all(_is_int(n) for n in counts.values()):
         return "'counts': expected numbers by status"
+    if not _is_int(e.get("unmapped_count", 0)):
+        return "'unmapped_count': expected a number"
     unmapped = e.get("unmapped", [])
     if not isinstance(unmapped, list) or not all(
         isinstance(u, dict) and isinstance(u.get("client"), str) and _is_gb(u.get("billable_gb"))

@@ -2,6 +2,11 @@
 
 A state file that cannot be written never hides what was sent: the entry is still returned
 and shown, and the run exits 1. An email failure only changes the entry's `notification`.
+
+Each entry is written once, unless an email is really sent: then, after the email, only that
+entry's file is rewritten and one line appended to the history log (history.py), so that a
+crash during SMTP still leaves the entry in history. With --no-email, or no smtp section or
+managers, the notification is known before the entry is written, and nothing is written twice.
 """
 
 from __future__ import annotations
@@ -48,8 +53,16 @@ class Recorder:
     def record(self, partner: Partner, entry: Entry) -> None:
         """Keep the entry (history, ledger) before any email; then email and note the outcome."""
         self.result.entries.append(entry)
+        emailing = self.notify and self.config.smtp is not None and bool(partner.managers)
         if not self.notify:
             entry.notification = {"status": "disabled", "recipients": [], "error": "--no-email"}
+        elif not emailing:  # what notify_publish would say, known before the entry is written
+            missing = "no smtp section" if self.config.smtp is None else "no managers"
+            entry.notification = {
+                "status": "not-configured",
+                "recipients": list(partner.managers),
+                "error": missing,
+            }
         try:
             self.history.add(entry)
             self.ledger.record(entry, state_key(partner))
@@ -65,7 +78,7 @@ class Recorder:
             )
             entry.warnings.append(f"not recorded in history: {e}")
             self.result.state_error = str(e)
-        if not self.notify:
+        if not emailing:
             return
         from cwpublish.notify import notify_publish
 

@@ -212,3 +212,115 @@ def write_json(path: Path, data: Any) -> None:
         if tmp:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+
+def write_bytes(path: Path, payload: bytes) -> None:
+    """Atomically replace `path` with `payload`, mode 0600 (never through a symlink).
+
+    write_json's way for a file that is not one JSON document (history.log's JSON lines).
+    """
+    import tempfile
+
+    ensure_dir(path.parent)
+    if os.path.islink(path):
+        raise refuse_link(path)
+    tmp = None
+    try:
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        except OSError as e:
+            if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise StateDirError(
+                    f"state_dir {path.parent} is not writable ({e.strerror})"
+                ) from None
+            raise
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        tmp = None
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as e:
+        reason = "disk full" if e.errno == errno.ENOSPC else e.strerror
+        raise StateError(f"{path}: cannot write: {reason}") from None
+    finally:
+        if tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def append_line(path: Path, line: bytes) -> int:
+    """Append `line` (ending in a line break) to the existing file `path`, fsync'd; the size after.
+
+    The cost does not depend on the file's size. A last line left torn by a crash (no line break
+    at the end) is cut off first, so it never joins the new line; a write that fails (a full
+    disk) is cut back, so it leaves no half line either. Never through a symlink.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise refuse_link(path) from None
+        raise StateError(f"{path}: cannot write: {e.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise StateError(f"{path}: cannot write: not a regular file")
+        size = st.st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            size = _after_last_line_break(fd, size)
+            os.ftruncate(fd, size)
+        try:
+            view = memoryview(line)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise
+        return size + len(line)
+    except OSError as e:
+        reason = "disk full" if e.errno == errno.ENOSPC else e.strerror
+        raise StateError(f"{path}: cannot write: {reason}") from None
+    finally:
+        os.close(fd)
+
+
+def _after_last_line_break(fd: int, size: int) -> int:
+    """The offset just after the last b"\\n" in the open file (0 if there is none)."""
+    end = size
+    while end > 0:
+        start = max(0, end - (1 << 16))
+        found = os.pread(fd, end - start, start).rfind(b"\n")
+        if found >= 0:
+            return start + found + 1
+        end = start
+    return 0
+
+
+def read_head(path: Path, limit: int = 4096) -> bytes | None:
+    """The first line of `path` (at most `limit` bytes; never through a symlink), without reading
+    the rest; None if the file is absent."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise refuse_link(path) from None
+        raise StateError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise StateError(f"{path}: cannot read: not a regular file")
+        return os.pread(fd, limit, 0).split(b"\n", 1)[0]
+    except OSError as e:
+        raise StateError(f"{path}: cannot read: {e.strerror}") from None
+    finally:
+        os.close(fd)

@@ -248,27 +248,16 @@ def execute_locked(
     notify: bool = True,
     stop_on_failure: bool = False,
 ) -> RunResult:
-    """Send every plan (the caller holds the lock), recording each entry as it finishes.
+    """Send every plan (the caller holds the lock), recording each entry in plan order.
 
     With `stop_on_failure` (a backfill), the first publish that failed entirely stops the run;
     an interrupt (SIGINT/SIGTERM) stops it too. The plans left are reported as not attempted.
     """
-    from cwpublish import interrupt
-    from cwpublish.recording import Recorder
-    from cwpublish.send import execute
+    from cwpublish.run_plans import run_plans
 
-    recorder = Recorder(config, notify)
-    with interrupt.catching():
-        for i, plan in enumerate(plans):
-            entry = execute(plan, progress(plan) if progress else None, config.state_dir)
-            recorder.record(plan.partner, entry)
-            if interrupt.requested() or (stop_on_failure and entry.status == "failed"):
-                recorder.result.not_attempted = [
-                    (p.partner.name, str(p.period)) for p in plans[i + 1 :]
-                ]
-                break
-    recorder.result.interrupted = interrupt.exit_code()
-    return recorder.result
+    return run_plans(
+        config, plans, notify=notify, progress=progress, stop_on_failure=stop_on_failure
+    )
 
 
 def dry_run(config: Config, req: ManualRequest, bodies: bool = False) -> DryRun:

@@ -91,7 +91,7 @@ def test_backfill_with_a_missing_month_sends_nothing(sim, make_config, password,
     assert result.exit_code == 2
     assert "backfill refused, nothing was sent: 1 month(s)" in result.stderr
     assert "acme 2026-09:" in result.stderr and "usage file not found" in result.stderr
-    assert soap_requests(sim) == [] and not (tmp_path / "state" / "history.json").exists()
+    assert soap_requests(sim) == [] and not (tmp_path / "state" / "history.log").exists()
 
 
 def test_range_options_are_checked(make_config, run):

@@ -12,7 +12,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import partner_config
@@ -99,6 +99,12 @@ amounts = st.decimals(min_value=0, max_value=10**9, allow_nan=False, allow_infin
 @given(st.dictionaries(names, amounts, min_size=1, max_size=8), st.booleans(),
        st.sampled_from(["\n", "\r\n"]))
 def test_valid_csv_gives_exactly_its_values(tmp_path, rows, bom, newline):
+    import unicodedata
+
+    # two rows for one client that differ only in case or Unicode form are refused (ambiguous;
+    # tested elsewhere): valid data has distinct clients
+    folded = [unicodedata.normalize("NFKC", n).casefold() for n in rows]
+    assume(len(set(folded)) == len(folded))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator=newline)
     writer.writerow(["client", "billable_gb"])

@@ -194,11 +194,14 @@ def test_schedule_state_remembers_the_day_and_when_it_changed(
 
 
 def test_nothing_due_imports_no_heavy_module(make_config, tmp_path):
-    """The nightly no-op must stay cheap: no zeep, lxml, requests, jinja2 or keyring."""
+    """The nightly no-op must stay cheap: no zeep, lxml, requests, jinja2 or keyring; and once
+    the file is in the parse cache, no yaml and not one Client built (nothing per client)."""
     import subprocess
     import sys
+    from datetime import date
 
-    config = make_config(partners=[scheduled_partner("https://cw.example.com")])
+    quiet = (date.today().day + 13) % 28 + 1  # neither today nor tomorrow, in any time zone
+    config = make_config(partners=[scheduled_partner("https://cw.example.com", day=quiet)])
     proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "cwpublish", "-c",
                            str(config), "publish", "--scheduled"], capture_output=True,
                           text=True, timeout=60)
@@ -207,3 +210,17 @@ def test_nothing_due_imports_no_heavy_module(make_config, tmp_path):
                 if line.startswith("import time:")}
     assert "cwpublish" in imported
     assert imported.isdisjoint({"zeep", "lxml", "requests", "jinja2", "keyring", "urllib3"})
+    counting = f"""
+import atexit, sys
+from cwpublish.config import Client
+made = []
+init = Client.__init__
+Client.__init__ = lambda self, *a, **k: made.append(1) or init(self, *a, **k)
+atexit.register(lambda: print(len(made), "yaml" in sys.modules, file=sys.stderr))
+sys.argv = ["cwpublish", "-c", {str(config)!r}, "publish", "--scheduled"]
+from cwpublish.cli import main
+main()
+"""
+    again = subprocess.run([sys.executable, "-c", counting], capture_output=True, text=True,
+                           timeout=60)
+    assert (again.returncode, again.stdout, again.stderr) == (0, "", "0 False\n")

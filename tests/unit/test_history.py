@@ -8,6 +8,7 @@ import stat
 from datetime import date
 
 from conftest import USAGE, partner_config, read_history
+from cwpublish.history import History
 
 USAGE_FILE = f"acme-{date.today():%Y-%m}.csv"
 
@@ -32,11 +33,12 @@ def test_history_is_capped_at_ten_per_partner_newest_first(
     state = tmp_path / "state"
     assert stat.S_IMODE(os.stat(state).st_mode) == 0o700
     files = [f for f in state.rglob("*") if f.is_file() and f.name != "publish.lock"]
-    assert {f.relative_to(state).parts[0] for f in files} == {"history.json", "history",
+    assert {f.relative_to(state).parts[0] for f in files} == {"history.log", "history",
                                                              "ledger", "schedule.json"} - \
         {"schedule.json"}
     for f in files:
         assert stat.S_IMODE(os.stat(f).st_mode) == 0o600, f
+    History(state).compact()  # pruning the entry files is amortised in compaction
     assert len(list((state / "history").glob("*.json"))) == 11  # 10 acme + 1 other, no more
 
 
@@ -91,8 +93,10 @@ def test_history_index_holds_summaries_and_entries_hold_clients(sim, make_config
     config = make_config(sim.url, usage={USAGE_FILE: USAGE})
     run(config, "publish", "--yes")
     state = tmp_path / "state"
-    [summary] = json.loads((state / "history.json").read_text())["entries"]
-    assert "clients" not in summary
+    header, record = (state / "history.log").read_text().splitlines()
+    assert json.loads(header)["history"] == 3 and json.loads(record)["op"] == "add"
+    summary = json.loads(record)["entry"]
+    assert "clients" not in summary and "unmapped" not in summary
     assert summary["counts"] == {"published": 3, "failed": 0, "skipped": 0}
     full = json.loads((state / "history" / f"{summary['id']}.json").read_text())
     assert len(full["clients"]) == 3 and full["status"] == "success"

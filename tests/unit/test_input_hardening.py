@@ -271,7 +271,7 @@ def test_next_month_is_refused_for_a_partner_still_in_this_month(make_config, ru
     result = run(config, "publish", "--month", "2026-05", "--yes")
     one_error_line(result, "--month: 2026-05 is in the future for partner beta "
                            "(it is 2026-04 in Europe/London)")
-    assert not (tmp_path / "state" / "history.json").exists()  # nothing sent or recorded
+    assert not (tmp_path / "state" / "history.log").exists()  # nothing sent or recorded
     to = run(config, "publish", "--from", "2026-04", "--to", "2026-05", "--dry-run")
     one_error_line(to, "--to: 2026-05 is in the future for partner beta")
     report = run(config, "report", "--partner", "beta", "--month", "2026-05")

@@ -124,17 +124,15 @@ def test_history_index_of_the_wrong_shape_is_rebuilt_from_the_entry_files(tmp_pa
     history = History(tmp_path)
     history.add(entry("2026-10"))
     history.add(entry("2026-11"))
-    index = json.loads((tmp_path / "history.json").read_text())
-    del index["entries"][0]["started_at"]
-    (tmp_path / "history.json").write_text(json.dumps(index))
+    log = tmp_path / "history.log"
+    lines = log.read_text().splitlines()
+    record = json.loads(lines[1])
+    del record["entry"]["started_at"]  # valid JSON, wrong shape, not the last line
+    log.write_text("\n".join([lines[0], json.dumps(record), *lines[2:]]) + "\n")
     assert [e["period"] for e in History(tmp_path).entries()] == ["2026-11", "2026-10"]
-    assert "entries[0]: 'started_at' missing" in capsys.readouterr().err
-    assert index_ok(tmp_path) and len(list(tmp_path.glob("history.json.corrupt-*"))) == 1
-
-
-def index_ok(state_dir: Path) -> bool:
-    return all("started_at" in e for e in json.loads((state_dir / "history.json").read_text())[
-        "entries"])
+    assert "started_at" in capsys.readouterr().err
+    assert len(list(tmp_path.glob("history.log.corrupt-*"))) == 1
+    assert all("started_at" in e for e in History(tmp_path).entries())
 
 
 def test_history_entry_file_that_is_a_list_falls_back_to_its_summary(tmp_path, capsys):

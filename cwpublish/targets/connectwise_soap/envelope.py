@@ -83,3 +83,44 @@ def update_envelope(cw: ConnectWise, password: str, devices: list[UsageRecord]):
         SubElement(dev, q["BackupYear"]).text = str(d.period.year)
         SubElement(dev, q["BackupMonth"]).text = str(d.period.month)
     return envelope
+
+
+def _text(value: str) -> str:
+    """XML character data as lxml writes it (control characters never reach here: names and
+    IDs are validated without them)."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace(
+        "\r", "&#13;"
+    )
+
+
+def update_body(cw: ConnectWise, password: str, devices: list[UsageRecord]) -> bytes:
+    """The same envelope as update_envelope(), written directly as bytes: ~10x cheaper than
+    building the tree, and byte-for-byte what lxml would serialize (a test checks it)."""
+    s = cw.settings
+    head = (
+        "<?xml version='1.0' encoding='utf-8'?>\n"
+        f'<soap-env:Envelope xmlns:soap-env="{SOAP_ENV}"><soap-env:Body>'
+        f'<ns0:UpdateManagedDevices xmlns:ns0="{NAMESPACE}"><ns0:credentials>'
+        f"<ns0:CompanyId>{_text(cw.company_id)}</ns0:CompanyId>"
+        f"<ns0:IntegratorLoginId>{_text(s.integrator_username)}</ns0:IntegratorLoginId>"
+        f"<ns0:IntegratorPassword>{_text(password)}</ns0:IntegratorPassword>"
+        "</ns0:credentials>"
+        f"<ns0:managementSolutionName>{_text(s.management_it_name)}</ns0:managementSolutionName>"
+        "<ns0:managedDevices>"
+    )
+    kind = _text(s.backup_stats_name)
+    parts = [head]
+    for d in devices:
+        key = _text(d.key)
+        parts.append(
+            f"<ns0:ManagedDevice><ns0:Type>{kind}</ns0:Type>"
+            f"<ns0:ManagedIdentifier>{key}</ns0:ManagedIdentifier><ns0:Device>"
+            f"<ns0:DeviceName>rCloud Backup - {_text(d.client)}</ns0:DeviceName>"
+            f"<ns0:DeviceIdentifier>{_text(device_identifier(d.key))}</ns0:DeviceIdentifier>"
+            f"<ns0:BackupBillableSpaceGb>{d.billable_gb:f}</ns0:BackupBillableSpaceGb>"
+            f"<ns0:BackupYear>{d.period.year}</ns0:BackupYear>"
+            f"<ns0:BackupMonth>{d.period.month}</ns0:BackupMonth>"
+            "</ns0:Device></ns0:ManagedDevice>"
+        )
+    parts.append("</ns0:managedDevices></ns0:UpdateManagedDevices></soap-env:Body></soap-env:Envelope>")
+    return "".join(parts).encode("utf-8")

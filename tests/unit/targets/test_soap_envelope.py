@@ -14,7 +14,7 @@ from cwpublish.config import ConnectWise
 from cwpublish.period import Period
 from cwpublish.targets.base import UsageRecord
 from cwpublish.targets.connectwise_soap.client import ConnectWiseClient, bundled_wsdl
-from cwpublish.targets.connectwise_soap.envelope import update_envelope
+from cwpublish.targets.connectwise_soap.envelope import update_body, update_envelope
 from cwpublish.targets.connectwise_soap.settings import SoapSettings
 
 NS = "http://connectwise.com"
@@ -140,3 +140,22 @@ def test_update_envelope_is_in_wire_order_with_the_backup_stats():
     assert md.findtext(f"{{{NS}}}Type") == "Backup Stats"
     assert md.findtext(f"{{{NS}}}ManagedIdentifier") == "LAWSMITH"
     assert all(etree.QName(el).namespace == NS for el in op.iter() if isinstance(el.tag, str))
+
+
+def test_the_byte_body_is_exactly_what_lxml_serializes():
+    """update_body (what is sent) writes bytes directly; they must equal lxml's serialization
+    of update_envelope, which the test above proves equal to zeep's, for hostile text too."""
+    from zeep.wsdl.utils import etree_to_string
+
+    hostile = ConnectWise(
+        site="https://cw.example.com",
+        company_id="a&b<c>",
+        settings=SoapSettings(
+            integrator_username='u"<&>', management_it_name="rC >", backup_stats_name="B&S"
+        ),
+    )
+    devices = [*DEVICES, UsageRecord("Tab\tCR\rname", "K'1", Decimal("1.10"), Period(2026, 1))]
+    for cw in (CW, hostile):
+        assert update_body(cw, "p&w<>\"'", devices) == etree_to_string(
+            update_envelope(cw, "p&w<>\"'", devices)
+        )
