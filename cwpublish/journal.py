@@ -27,12 +27,15 @@ def _folder(state_dir: Path) -> Path:
     return state_dir / "runs"
 
 
-def begin(state_dir: Path, entry: Entry) -> None:
-    """Record that `entry` is being sent: its clients not yet answered are `unknown`."""
+def begin(state_dir: Path, entry: Entry, sending: list, known: list[ClientResult]) -> None:
+    """Record that `sending` (usage records) are being sent for `entry`, `known` rows being
+    settled already. Compact (`[client, key, GB]` per record): 10,000 clients stay cheap."""
     import os
 
-    data = entry.to_dict()
+    data = {k: v for k, v in entry.__dict__.items() if k not in ("clients", "unmapped")}
     data["pid"] = os.getpid()
+    data["sending"] = [[r.client, r.key, float(r.billable_gb)] for r in sending]
+    data["clients"] = [dict(c.__dict__) for c in known]
     write_json(_folder(state_dir) / f"{entry.id}.json", data)
 
 
@@ -67,6 +70,10 @@ def _closed(data: dict) -> Entry:
             c.get("kind"),
         )
         for c in data["clients"]
+    ]
+    clients += [  # sent, and no answer was recorded: they may or may not have arrived
+        ClientResult(str(name), str(key), gb, "unknown", "sent, no answer", "unknown")
+        for name, key, gb in data.get("sending") or []
     ]
     fields = {k: data[k] for k in ("partner", "mode", "initiated_by", "period", "started_at")}
     entry = Entry(**fields, site=str(data.get("site", "")), id=str(data["id"]), clients=clients)

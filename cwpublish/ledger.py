@@ -9,6 +9,11 @@ sharing a state_dir never take each other's publishes for their own; a legacy
 Retention: periods more than LEDGER_PERIODS months older than the partner's newest period are
 dropped, but never the period just written, so a backfill of an old month (2019-01 while 36
 newer periods are kept) keeps its record: the duplicate guard still knows it was published.
+
+File format 2 (compact: a 10,000-client period is read whole on every publish):
+`{"ledger": 2, "publishes": [{mode, at, by, entry_id}, ...], "clients": {Managed ID:
+[manual publish index | null, manual GB, automatic publish index | null, automatic GB]}}`.
+Format 1 (`{Managed ID: {mode: {at, by, billable_gb, entry_id}}}`) is read and rewritten as 2.
 """
 
 from __future__ import annotations
@@ -28,11 +33,15 @@ from cwpublish.state_keys import key_name, may_adopt_legacy
 LEDGER_PERIODS = 36
 
 
+MODES = ("manual", "automatic")  # the two slots of a client's row, in this order
+
+
 def ledger_problem(data: Any) -> str | None:
-    """What is wrong with a ledger file's JSON: {Managed ID: {mode: {at, by, billable_gb,
-    entry_id}}}; None when it has that shape."""
+    """What is wrong with a ledger file's JSON (format 2, or format 1); None when it is right."""
     if not isinstance(data, dict):
-        return f"expected an object of Managed IDs, got {type(data).__name__}"
+        return f"expected an object, got {type(data).__name__}"
+    if data.get("ledger") == 2:
+        return _v2_problem(data)
     for managed_id, modes in data.items():
         if not isinstance(modes, dict):
             return f"{managed_id!r}: expected an object of modes, got {type(modes).__name__}"
@@ -43,10 +52,60 @@ def ledger_problem(data: Any) -> str | None:
             for name in ("at", "by", "entry_id"):
                 if not isinstance(record.get(name), str | None):
                     return f"{where}.{name}: expected text"
-            gb = record.get("billable_gb")
-            if gb is not None and (isinstance(gb, bool) or not isinstance(gb, int | float)):
+            if not _is_gb(record.get("billable_gb")):
                 return f"{where}.billable_gb: expected a number"
     return None
+
+
+def _is_gb(value: Any) -> bool:
+    return value is None or (not isinstance(value, bool) and isinstance(value, int | float))
+
+
+def _v2_problem(data: dict) -> str | None:
+    publishes, clients = data.get("publishes"), data.get("clients")
+    if not isinstance(publishes, list) or not isinstance(clients, dict):
+        return "expected publishes (a list) and clients (an object)"
+    for i, pub in enumerate(publishes):
+        if not isinstance(pub, dict) or pub.get("mode") not in MODES:
+            return f"publishes[{i}]: expected {{mode, at, by, entry_id}}"
+        if not all(isinstance(pub.get(k), str | None) for k in ("at", "by", "entry_id")):
+            return f"publishes[{i}]: at, by and entry_id must be text"
+    for managed_id, row in clients.items():
+        if not isinstance(row, list) or len(row) != 4:
+            return f"clients[{managed_id!r}]: expected [index, GB, index, GB]"
+        for slot in (0, 2):
+            index = row[slot]
+            if index is not None and (
+                isinstance(index, bool) or not isinstance(index, int)
+                or not 0 <= index < len(publishes)
+            ):
+                return f"clients[{managed_id!r}]: publish index out of range"
+            if not _is_gb(row[slot + 1]):
+                return f"clients[{managed_id!r}]: expected a number of GB"
+    return None
+
+
+def _as_v2(data: dict) -> dict:
+    """A ledger file's content in format 2 (format 1 is converted)."""
+    if data.get("ledger") == 2:
+        return data
+    publishes: list[dict] = []
+    seen: dict[tuple, int] = {}
+    clients: dict[str, list] = {}
+    for managed_id, modes in data.items():
+        row: list = [None, None, None, None]
+        for mode, record in modes.items():
+            if mode not in MODES:
+                continue
+            pub = {"mode": mode, **{k: record.get(k) for k in ("at", "by", "entry_id")}}
+            ident = tuple(pub.values())
+            if ident not in seen:
+                seen[ident] = len(publishes)
+                publishes.append(pub)
+            slot = 2 * MODES.index(mode)
+            row[slot], row[slot + 1] = seen[ident], record.get("billable_gb")
+        clients[managed_id] = row
+    return {"ledger": 2, "publishes": publishes, "clients": clients}
 
 
 class Ledger:
@@ -59,17 +118,17 @@ class Ledger:
     def __init__(self, state_dir: Path):
         self.state_dir = state_dir
         self.folder = state_dir / "ledger"
-        self._periods: dict[tuple[str, str], dict[str, dict]] = {}
+        self._periods: dict[tuple[str, str], dict] = {}  # (key, period) -> format 2
         self._adopted: set[str] = set()
 
     def _path(self, key: str, period: str) -> Path:
         return self.folder / key / f"{period}.json"
 
-    def _load(self, key: str, period: str) -> dict[str, dict]:
+    def _load(self, key: str, period: str) -> dict:
         if (key, period) not in self._periods:
             self._adopt_legacy(key)
             path = self._path(key, period)
-            self._periods[(key, period)] = read_json(path, {}, ledger_problem)
+            self._periods[(key, period)] = _as_v2(read_json(path, {}, ledger_problem))
         return self._periods[(key, period)]
 
     def _adopt_legacy(self, key: str) -> None:
@@ -91,8 +150,20 @@ class Ledger:
         log.info("ledger: adopted %s (written before state keys) as %s", old, new)
 
     def published(self, key: str, period: str, managed_id: str) -> dict[str, dict]:
-        """{mode: record} of the publishes of this client for this period."""
-        return self._load(key, period).get(managed_id, {})
+        """{mode: {at, by, billable_gb, entry_id}} of this client's publishes for this period."""
+        data = self._load(key, period)
+        row = data["clients"].get(managed_id)
+        found: dict[str, dict] = {}
+        for slot, mode in enumerate(MODES):
+            if row and row[2 * slot] is not None:
+                pub = data["publishes"][row[2 * slot]]
+                found[mode] = {
+                    "at": pub.get("at"),
+                    "by": pub.get("by"),
+                    "billable_gb": row[2 * slot + 1],
+                    "entry_id": pub.get("entry_id"),
+                }
+        return found
 
     def last(self, key: str, period: str, managed_id: str) -> tuple[str, dict] | None:
         """(mode, record) of the newest publish of this client for this period, if any."""
@@ -105,16 +176,20 @@ class Ledger:
         """Remember the entry's published clients under `key` (the partner's state key; by
         default its bare name, as for a partner without a site), then apply retention."""
         key = key or entry.partner
-        clients = self._load(key, entry.period)
+        data = self._load(key, entry.period)
+        clients, publishes = data["clients"], data["publishes"]
+        slot = 2 * MODES.index(entry.mode)
+        index = len(publishes)
+        publishes.append(
+            {"mode": entry.mode, "at": entry.finished_at, "by": entry.initiated_by,
+             "entry_id": entry.id}
+        )
         for c in entry.clients:
             if c.status == "published":
-                clients.setdefault(c.managed_id, {})[entry.mode] = {
-                    "at": entry.finished_at,
-                    "by": entry.initiated_by,
-                    "billable_gb": c.billable_gb,
-                    "entry_id": entry.id,
-                }
-        write_json(self._path(key, entry.period), clients)
+                row = clients.setdefault(c.managed_id, [None, None, None, None])
+                row[slot], row[slot + 1] = index, c.billable_gb
+        self._periods[(key, entry.period)] = data = _compacted(data)
+        write_json(self._path(key, entry.period), data)
         self._prune(key, entry.period)
 
     def _prune(self, key: str, written: str) -> None:
@@ -133,3 +208,17 @@ class Ledger:
             if period.year * 12 + period.month <= oldest_kept and str(period) != written:
                 path.unlink(missing_ok=True)
                 self._periods.pop((key, str(period)), None)
+
+
+def _compacted(data: dict) -> dict:
+    """The same ledger without publishes no client refers to any more (renumbered)."""
+    publishes, clients = data["publishes"], data["clients"]
+    used = sorted({row[s] for row in clients.values() for s in (0, 2) if row[s] is not None})
+    if len(used) == len(publishes):
+        return data
+    renumber = {old: new for new, old in enumerate(used)}
+    for row in clients.values():
+        for s in (0, 2):
+            if row[s] is not None:
+                row[s] = renumber[row[s]]
+    return {"ledger": 2, "publishes": [publishes[i] for i in used], "clients": clients}

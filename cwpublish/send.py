@@ -110,15 +110,11 @@ def _send(
 def _journal(
     state_dir: Path, entry: Entry, plan: Plan, to_send: list[UsageRecord], unknown: list
 ) -> None:
-    """What is about to be sent, each client `unknown` until its answer is recorded."""
-    pending = [
-        ClientResult(r.client, r.key, float(r.billable_gb), "unknown", "sent, no answer", "unknown")
-        for r in to_send
-    ]
-    draft = Entry(**{**entry.__dict__, "clients": entry.clients + pending})
-    draft.clients += [_row(r) for r in unknown] + plan.failed
+    """What is about to be sent (each client `unknown` until its answer is recorded), and
+    the rows already known (failed before sending)."""
+    known = entry.clients + [_row(r) for r in unknown] + plan.failed
     try:
-        journal.begin(state_dir, draft)
+        journal.begin(state_dir, entry, to_send, known)
     except StateError as e:  # as with history: a full disk never hides or blocks the publish
         log.warning("%s: no journal of this publish (%s); sending anyway", plan.partner.name, e)
 

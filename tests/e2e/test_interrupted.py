@@ -51,7 +51,7 @@ def test_a_signal_stops_sending_and_records_the_truth(
     [recorded] = read_history(tmp_path)
     assert recorded["status"] == "interrupted" and recorded["exit_code"] == code
     [ledger] = (tmp_path / "state" / "ledger").glob(f"*/{PERIOD}.json")
-    assert set(json.loads(ledger.read_text())) == published
+    assert set(json.loads(ledger.read_text())["clients"]) == published
     assert not list((tmp_path / "state" / "runs").glob("*.json"))
     assert SECRET not in out + err
 
