@@ -176,49 +176,13 @@ def move_aside(path: Path) -> Path:
 
 def write_json(path: Path, data: Any) -> None:
     """Atomically replace `path` with `data` as JSON, mode 0600 (never through a symlink)."""
-    import tempfile
-
-    ensure_dir(path.parent)
-    if os.path.islink(path):
-        raise refuse_link(path)
     # Compact, so json's C encoder is used: history can hold 10 x 5,000 client rows.
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    tmp = None
-    try:
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        except OSError as e:
-            if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-                raise StateDirError(
-                    f"state_dir {path.parent} is not writable ({e.strerror})"
-                ) from None
-            raise
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o600)
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError as e:
-        reason = "disk full" if e.errno == errno.ENOSPC else e.strerror
-        raise StateError(f"{path}: cannot write: {reason}") from None
-    finally:
-        if tmp:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+    write_bytes(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
 def write_bytes(path: Path, payload: bytes) -> None:
-    """Atomically replace `path` with `payload`, mode 0600 (never through a symlink).
-
-    write_json's way for a file that is not one JSON document (history.log's JSON lines).
-    """
+    """Atomically replace `path` with `payload` (temporary file, fsync, rename), mode 0600,
+    never through a symlink: a kill at any moment leaves the old or the new file whole."""
     import tempfile
 
     ensure_dir(path.parent)
