@@ -7,6 +7,8 @@ JSON-escaped, URL-encoded, and inside a Basic authorization header.
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Any
 
 MASK = "********"
@@ -47,15 +49,18 @@ def forms(secret: str) -> set[str]:
 
 def redact(text: str, secret: str | None = None) -> str:
     """`text` with `secret` and every registered secret masked, in all their forms."""
-    secrets = set(_known)
-    if secret:
-        secrets.add(secret)
-    if not secrets or not text:
+    if not text or not (_known or secret):
         return text
-    for form in sorted({f for s in secrets for f in forms(s)}, key=len, reverse=True):
-        if form in text:
-            text = text.replace(form, MASK)
-    return text
+    pattern = _pattern(frozenset(_known | ({secret} if secret else set())))
+    return pattern.sub(MASK, text) if pattern else text
+
+
+@functools.lru_cache(maxsize=8)
+def _pattern(secrets: frozenset[str]) -> re.Pattern[str] | None:
+    """One regex for every form of every secret, longest first (built once per secret set:
+    redact() runs on every table cell of a 10,000-client publish)."""
+    found = sorted({f for s in secrets for f in forms(s)}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, found))) if found else None
 
 
 def scrub(value: Any) -> Any:
