@@ -217,18 +217,21 @@ def load_config(path: Path) -> Config:
     """
     from cwpublish.config_clients import ParseCache
     from cwpublish.config_validation import Validator
+    from cwpublish.state_files import register_root
 
     with GcPaused():
         cache = ParseCache(path)
         data = cache.load()
         if data is not None:
-            return Validator(path, trusted=True).config(data)
-        from cwpublish.config_fields import parse_yaml
+            config = Validator(path, trusted=True).config(data)
+        else:
+            from cwpublish.config_fields import parse_yaml
 
-        data, written = parse_yaml(path, cache.text())
-        config = Validator(path, written=written).config(data)
-        cache.store(data)
-        return config
+            data, written = parse_yaml(path, cache.text())
+            config = Validator(path, written=written).config(data)
+            cache.store(data)
+    register_root(config.state_dir)  # no symlinked folder below it is ever written through
+    return config
 
 
 class GcPaused:

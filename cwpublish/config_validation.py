@@ -86,6 +86,8 @@ class Validator(ClientReader):
                     partners.append(partner)
         if self.problems:
             raise ConfigError(str(self.path), self.problems)
+        if not self.trusted:
+            self.shared_tenants(partners)
         templates = self.string(top, "templates_dir", "")
         templates_dir = self.base_dir / os.path.expanduser(templates) if templates else None
         if templates_dir and not templates_dir.is_dir():
@@ -104,6 +106,26 @@ class Validator(ClientReader):
             tuple(self.warnings),
             parallel or default(Config, "parallel_partners"),
         )
+
+    def shared_tenants(self, partners: list[Partner]) -> None:
+        """Partners publishing to the same ConnectWise company must not share a client key:
+        both would write the same record (`rcloud-<key>`), and the last one would bill the
+        other's GB."""
+        from cwpublish.state_keys import site_part
+
+        owners: dict[tuple, tuple[int, str]] = {}
+        for i, p in enumerate(partners):
+            tenant = (site_part(p.connectwise.site), p.connectwise.company_id.casefold())
+            for c in p.clients:
+                mine = (*tenant, c.managed_id.casefold())
+                if mine in owners and owners[mine][1] != p.name:
+                    self.fail(
+                        f"partners[{i}].clients",
+                        f"Managed ID {c.managed_id!r} is also a client of partner "
+                        f"{owners[mine][1]!r} on the same ConnectWise company; both would "
+                        "write one record (give each client its own Managed ID)",
+                    )
+                owners.setdefault(mine, (i, p.name))
 
     def smtp(self, raw: Any) -> Smtp | None:
         where = "smtp"

@@ -38,7 +38,12 @@ def reason() -> str:
 def _handle(signum: int, frame: object) -> None:
     global _signum
     if _stop.is_set():  # the second signal: stop now, the journal tells the next run
-        raise KeyboardInterrupt
+        import os
+        import sys
+
+        sys.stderr.write("cwpublish: stopped at once; the next run records this publish\n")
+        sys.stderr.flush()
+        os._exit(EXIT_CODES.get(signum, EXIT_SIGTERM))  # no clean-up: the kernel frees the lock
     _signum = signum
     _stop.set()
     import sys

@@ -177,6 +177,16 @@ def check_client_names(partners: list[Partner], wanted: Iterable[str]) -> None:
             f"--client: no configured client named {', '.join(map(repr, unknown))}"
             f" (a client name or Managed ID from the config)"
         )
+    for p in partners:  # one value naming two clients (one's name, another's ID) is ambiguous
+        for w in wanted:
+            folded = w.casefold()
+            hits = [c for c in p.clients if folded in (c.name.casefold(), c.managed_id.casefold())]
+            if len(hits) > 1:
+                listing = ", ".join(f"{c.name!r} (Managed ID {c.managed_id!r})" for c in hits)
+                raise InputError(
+                    f"--client {w!r} names {len(hits)} clients of {p.name}: {listing}; "
+                    "give the other one's name or Managed ID"
+                )
 
 
 def plan_partner(
@@ -281,6 +291,8 @@ def plan_manual(
             if period is not None and period > current[partner.name]:
                 continue  # past the open end, in this partner's zone
             clients = select_clients(partner, client_names)
+            if period is not None and period != partner_period(partner):
+                check_source_has_period(partner, period)
             if clients:
                 plans.append(
                     plan_partner(
@@ -311,6 +323,19 @@ def check_period_rule(plans: list[Plan], force: bool) -> None:
                 f"{plan.partner.name}: {reason}, so only its current period {current} is "
                 f"published; {plan.period} would replace it (add --force if that is intended)"
             )
+
+
+def check_source_has_period(partner: Partner, period: Period) -> None:
+    """InputError when another month is asked of a usage source that names no month: a
+    file without {year}/{month} holds one month's usage, and publishing it as `period` would
+    bill this month's GB as that month's."""
+    source = partner.usage
+    if "{year" not in source.location and "{month" not in source.location:
+        raise InputError(
+            f"{partner.name}: usage.{source.kind} {source.location!r} has no {{year}}/{{month}} "
+            f"placeholder, so it holds one month only; it cannot be published as {period} "
+            "(name the month in the source, e.g. usage/acme-{year}-{month:02d}.csv)"
+        )
 
 
 def check_backfill(plans: list[Plan]) -> None:

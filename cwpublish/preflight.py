@@ -42,9 +42,10 @@ def online_checks(partner: Partner, selected_only: bool = False) -> list[Check]:
             return [Check("fail", name, f"login: {e}", e.exit_code)]
         checks = [Check("ok", name, found.proved)]
         label = target.key_label
+        labels = label[:-1] + "ies" if label.endswith("y") else label + "s"
         if found.known is None:
             why = found.known_error or "this API cannot list them"
-            return [*checks, Check("warn", name, f"could not verify {label}s ({why})")]
+            return [*checks, Check("warn", name, f"could not verify {labels} ({why})")]
         clients = [c for c in partner.clients if c.publish or not selected_only]
         missing = [f"{c.name} ({c.managed_id})" for c in clients if c.managed_id not in found.known]
         if missing:
@@ -52,12 +53,12 @@ def online_checks(partner: Partner, selected_only: bool = False) -> list[Check]:
                 Check(
                     "fail",
                     name,
-                    f"{label}s not set up in ConnectWise: {', '.join(missing)}",
+                    f"{labels} not set up in ConnectWise: {', '.join(missing)}",
                     EXIT_USAGE,
                 )
             )
         else:
-            checks.append(Check("ok", name, f"all {len(clients)} {label}s exist in ConnectWise"))
+            checks.append(Check("ok", name, f"all {len(clients)} {labels} exist in ConnectWise"))
         known = [c.managed_id for c in clients if c.managed_id in found.known]
         problems = target.client_problems(known)
         if problems:

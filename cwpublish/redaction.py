@@ -41,7 +41,10 @@ def forms(secret: str) -> set[str]:
         secret.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
         json.dumps(secret)[1:-1],
         quote(secret, safe=""),
+        quote(secret),  # "/" left as is
         quote_plus(secret),
+        quote_plus(secret, safe="/"),
+        quote_plus(secret, safe="!*()"),  # .NET HttpUtility.UrlEncode leaves these
         base64.b64encode(secret.encode()).decode(),
     }
     return {f for f in found if len(f) >= 4}
@@ -60,7 +63,8 @@ def _pattern(secrets: frozenset[str]) -> re.Pattern[str] | None:
     """One regex for every form of every secret, longest first (built once per secret set:
     redact() runs on every table cell of a 10,000-client publish)."""
     found = sorted({f for s in secrets for f in forms(s)}, key=len, reverse=True)
-    return re.compile("|".join(map(re.escape, found))) if found else None
+    # case-insensitive: percent-encodings come in both cases (%2F, %2f)
+    return re.compile("|".join(map(re.escape, found)), re.IGNORECASE) if found else None
 
 
 def scrub(value: Any) -> Any:

@@ -40,11 +40,37 @@ class StateDirError(StateError):
     exit_code = EXIT_USAGE
 
 
+_ROOTS: set[str] = set()  # the state_dirs of loaded configurations (they may be symlinks)
+
+
+def register_root(state_dir: Path) -> None:
+    """Remember a configured state_dir: below it, no folder may be a symlink."""
+    _ROOTS.add(os.path.abspath(state_dir))
+
+
+def _refuse_linked_folders(folder: Path) -> None:
+    """StateDirError if a folder between a registered state_dir and `folder` is a symlink
+    (history/, ledger/<key>/, runs/ pointed elsewhere would have us write and chmod there)."""
+    p = os.path.abspath(folder)
+    inside: list[str] = []
+    while p not in _ROOTS:
+        parent = os.path.dirname(p)
+        if parent == p:
+            return  # not under a registered state_dir (a cache, a test's folder)
+        inside.append(p)
+        p = parent
+    for q in inside:
+        if os.path.islink(q):
+            raise StateDirError(f"{q} is a symbolic link; refused (state folders are real ones)")
+
+
 def ensure_dir(path: Path) -> Path:
     """Create `path` (and missing parents) 0700, or make an existing one of ours 0700.
 
-    Refuses (StateDirError) a directory that belongs to another user or cannot be created.
+    Refuses (StateDirError) a directory that belongs to another user or cannot be created, and
+    a symlinked folder below a configured state_dir.
     """
+    _refuse_linked_folders(path)
     missing: list[Path] = []
     probe = path
     while not os.path.lexists(probe) and probe != probe.parent:

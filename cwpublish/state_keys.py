@@ -47,7 +47,9 @@ def state_key(partner: Partner) -> str:
     if partner.connectwise is None:
         return partner.name
     cw = partner.connectwise
-    return f"{_safe(partner.name, _WORD)}@{site_part(cw.site)}~{_safe(cw.company_id, _WORD)}"
+    # ConnectWise company IDs are case-insensitive (ACME and acme log in to the same company)
+    company = _safe(cw.company_id.lower(), _WORD)
+    return f"{_safe(partner.name, _WORD)}@{site_part(cw.site)}~{company}"
 
 
 def site_part(site: str) -> str:

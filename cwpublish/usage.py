@@ -94,7 +94,8 @@ def parse_gb(value: Any, where: str) -> Decimal:
         raise InputError(f"{where}: billable_gb must not be negative, got {text}")
     if number > MAX_GB:
         raise InputError(f"{where}: billable_gb {text} is implausibly large (unit mistake?)")
-    return number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    rounded = number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return abs(rounded) if rounded.is_zero() else rounded  # "-0" is sent as 0.00, not -0.00
 
 
 def _add_row(
@@ -107,6 +108,10 @@ def _add_row(
     if not client or not client.strip():
         raise InputError(f"{where}: client name is empty")
     name = client.strip()
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (JSON "\ud800"): not text, cannot be stored
+        raise InputError(f"{where}: client name is not valid text ({name!r})") from None
     folded = unicodedata.normalize("NFC", name).casefold()
     if folded in seen:
         raise InputError(

@@ -309,3 +309,16 @@ def test_backfilling_an_old_month_keeps_its_ledger_record(
     again = run(config, "publish", "--yes", "--month", "2019-01")
     assert again.exit_code == 2 and "3 client(s) were already published" in again.stderr
     assert len(soap_requests(sim, "UpdateManagedDevices")) == 1
+
+
+@pytest.mark.parametrize("folder", ["history", "runs", "ledger"])
+def test_a_symlinked_state_subfolder_is_refused(sim, make_config, password, run, tmp_path, folder):
+    victim = tmp_path / "victim"
+    victim.mkdir(mode=0o755)
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    (state / folder).symlink_to(victim)
+    config = make_config(sim.url, usage={f"acme-{date.today():%Y-%m}.csv": USAGE})
+    result = run(config, "publish", "--yes")
+    assert "is a symbolic link; refused" in result.stdout + result.stderr
+    assert list(victim.iterdir()) == [] and oct(victim.stat().st_mode & 0o777) == "0o755"

@@ -17,6 +17,7 @@ def test_history_is_capped_at_ten_per_partner_newest_first(
     sim, make_config, password, run, tmp_path
 ):
     other = partner_config(sim.url, name="other")
+    other["connectwise"]["company_id"] = "other"  # its own company (it is refused anyway)
     config = make_config(partners=[partner_config(sim.url), other], usage={USAGE_FILE: USAGE})
     import keyring
 

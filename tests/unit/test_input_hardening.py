@@ -259,6 +259,7 @@ def two_partners(make_config):
     beta = partner_config("http://127.0.0.1:9", name="beta",
                           schedule={"day": 5, "timezone": "Europe/London"},
                           usage={"csv": "usage/beta-{year}-{month:02d}.csv"})
+    beta["connectwise"]["company_id"] = "beta"  # its own company: clients may share Managed IDs
     keyring.set_password("cwpublish", "connectwise:acme", SECRET)
     keyring.set_password("cwpublish", "connectwise:beta", SECRET)
     usage = {f"{p}-2026-{m}.csv": USAGE for p in ("acme", "beta") for m in ("04", "05")}
