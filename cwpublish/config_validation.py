@@ -108,14 +108,17 @@ class Validator(ClientReader):
         )
 
     def shared_tenants(self, partners: list[Partner]) -> None:
-        """Partners publishing to the same ConnectWise company must not share a client key:
-        both would write the same record (`rcloud-<key>`), and the last one would bill the
-        other's GB."""
+        """Partners writing the same kind of record to the same ConnectWise company must not
+        share a client key: both would write one record (the `rcloud-<key>` configuration),
+        and the last one would bill the other's GB."""
         from cwpublish.state_keys import site_part
+        from cwpublish.targets import settings_module
 
         owners: dict[tuple, tuple[int, str]] = {}
         for i, p in enumerate(partners):
-            tenant = (site_part(p.connectwise.site), p.connectwise.company_id.casefold())
+            cw = p.connectwise
+            kind = getattr(settings_module(cw.api), "record_kind", lambda cw: "configuration")
+            tenant = (site_part(cw.site), cw.company_id.casefold(), kind(cw))
             for c in p.clients:
                 mine = (*tenant, c.managed_id.casefold())
                 if mine in owners and owners[mine][1] != p.name:

@@ -139,3 +139,16 @@ def test_check_config_says_companies(make_config, run, rest_key):
     finally:
         server.stop()
     assert "all 3 companies exist in ConnectWise" in result.stdout
+
+
+def test_soap_and_rest_configurations_of_one_company_collide_additions_do_not(make_config, run):
+    from conftest import rest_partner_config
+
+    soap = partner_config("https://cw.example.com", clients=[CLIENTS[0]])
+    soap["connectwise"].pop("allow_insecure_http")
+    for mode, refused in (("configuration", True), ("agreement_addition", False)):
+        rest = rest_partner_config("https://cw.example.com", mode, name="cloud",
+                                   clients=[{"name": "X", "company": CLIENTS[0]["managed_id"]}])
+        rest["connectwise"].pop("allow_insecure_http")
+        result = run(make_config(partners=[soap, rest]), "check-config")
+        assert ("is also a client of partner 'acme'" in result.stdout) is refused, mode

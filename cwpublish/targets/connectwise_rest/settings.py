@@ -66,6 +66,11 @@ def validate(v: Any, m: dict, where: str) -> RestSettings | None:
     )
 
 
+def record_kind(cw: ConnectWise) -> str:
+    """What a client's publish writes: its configuration (as SOAP does) or an addition."""
+    return cw.settings.publish_to
+
+
 def single_period(cw: ConnectWise) -> str | None:
     """Why this partner holds one value rather than one per month (None: it holds months)."""
     if cw.settings.publish_to == "agreement_addition":
