@@ -11,7 +11,7 @@ and the others deleted -- once it has grown past twice its size at the last comp
 line torn by a crash is ignored. `history.json` (format 2, one JSON index rewritten on every
 add) is still read, and turned into a log by the first write.
 
-Everything is shape-checked where it is read (entry_problem): a damaged entry file is moved
+Everything is shape-checked where it is read (history_format.py): a damaged entry file is moved
 aside (its summary is shown instead), and a damaged log or index is moved aside and rebuilt
 from the entry files, so the history survives a broken index.
 """
@@ -25,9 +25,16 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from cwpublish import log
+from cwpublish.history_format import (
+    LOG_FORMAT,
+    entry_problem,
+    index_problem,
+    log_line,
+    parse_log,
+    slim,
+)
 from cwpublish.state_files import (
     append_line,
     move_aside,
@@ -39,7 +46,6 @@ from cwpublish.state_files import (
 )
 
 HISTORY_PER_PARTNER = 10
-LOG_FORMAT = 3  # history.log; history.json was format 2
 COMPACT_FLOOR = 64 * 1024  # bytes: below this a log is never compacted (it costs nothing)
 
 
@@ -143,7 +149,7 @@ class History:
     def _append(self, op: str, summary: dict) -> None:
         if self._kept is None:
             self._kept = self._open_log()
-        size = append_line(self.log_path, _line({"op": op, "entry": summary}))
+        size = append_line(self.log_path, log_line({"op": op, "entry": summary}))
         if size > 2 * max(self._kept, COMPACT_FLOOR):
             self.compact()
 
@@ -167,8 +173,8 @@ class History:
 
     def _write_log(self, summaries: list[dict]) -> int:
         """Replace the log (atomically) with `summaries` (newest first); its size, as kept."""
-        body = b"".join(_line({"op": "add", "entry": s}) for s in reversed(summaries))
-        write_bytes(self.log_path, _line({"history": LOG_FORMAT, "kept": len(body)}) + body)
+        body = b"".join(log_line({"op": "add", "entry": s}) for s in reversed(summaries))
+        write_bytes(self.log_path, log_line({"history": LOG_FORMAT, "kept": len(body)}) + body)
         self._kept = len(body)
         return len(body)
 
@@ -231,11 +237,6 @@ class History:
         return entry
 
 
-def _line(record: dict) -> bytes:
-    """One log line: compact JSON (json's C encoder) and a line break."""
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
-
-
 def _cap(summaries: list[dict]) -> list[dict]:
     """The newest HISTORY_PER_PARTNER of each partner, from newest-first summaries."""
     kept: list[dict] = []
@@ -246,57 +247,6 @@ def _cap(summaries: list[dict]) -> list[dict]:
             kept.append(e)
         per_partner[e["partner"]] = n + 1
     return kept
-
-
-def parse_log(raw: bytes) -> list[dict] | tuple[str, str]:
-    """The summaries in history.log's bytes, newest first; or (what, detail) is wrong with it.
-
-    The first line is `{"history": 3, "kept": bytes}`; each other line `{"op": "add" | "update",
-    "entry": summary}`. An add puts the entry first; an update replaces it where it is (an
-    update of an entry no longer on record is ignored). The last line is ignored when it is
-    torn (no line break, or not JSON): a crash in the middle of an append.
-    """
-    lines = raw.split(b"\n")
-    lines.pop()  # after the last line break: b"", or a torn line
-    by_id: dict[str, dict] = {}
-    for n, line in enumerate(lines, 1):
-        try:
-            record = json.loads(line)
-        except ValueError as e:  # UnicodeDecodeError included
-            if n == len(lines) and n > 1:
-                break
-            return "not valid JSON", f"line {n}: {e}"
-        problem = header_problem(record) if n == 1 else record_problem(record)
-        if problem:
-            return "not of the expected shape", f"line {n}: {problem}"
-        if n == 1:
-            continue
-        summary = record["entry"]
-        if record["op"] == "add":
-            by_id.pop(summary["id"], None)
-            by_id[summary["id"]] = summary
-        elif summary["id"] in by_id:
-            by_id[summary["id"]] = summary
-    if not lines:
-        return "not of the expected shape", "empty: no header line"
-    return list(reversed(by_id.values()))
-
-
-def header_problem(record: Any) -> str | None:
-    """What is wrong with history.log's first line, or None."""
-    if not isinstance(record, dict) or not _is_int(record.get("history")):
-        return 'expected {"history": 3, "kept": bytes}'
-    if record["history"] > LOG_FORMAT:
-        return f"format {record['history']} is newer than this cwpublish reads ({LOG_FORMAT})"
-    return None
-
-
-def record_problem(record: Any) -> str | None:
-    """What is wrong with one history.log line after the first, or None."""
-    if not isinstance(record, dict) or record.get("op") not in ("add", "update"):
-        return 'expected {"op": "add" or "update", "entry": {...}}'
-    problem = entry_problem(record.get("entry"))
-    return f"entry: {problem}" if problem else None
 
 
 def count_by_status(clients: list[dict]) -> dict[str, int]:
@@ -314,84 +264,6 @@ def summarize(entry: dict) -> dict:
     summary["counts"] = count_by_status(entry["clients"])
     summary["unmapped_count"] = len(entry.get("unmapped") or [])
     return summary
-
-
-def slim(summary: dict) -> dict:
-    """A format-2 summary (with the unmapped rows) as format 3 has it (their count)."""
-    if "unmapped" not in summary:
-        return summary
-    slimmed = {k: v for k, v in summary.items() if k != "unmapped"}
-    slimmed.setdefault("unmapped_count", len(summary["unmapped"]))
-    return slimmed
-
-
-_TEXT = ("id", "partner", "mode", "initiated_by", "period", "started_at", "site", "status")
-_TEXT_OR_NULL = ("finished_at", "error", "usage_source")
-
-
-def index_problem(data: Any) -> str | None:
-    """What is wrong with history.json's JSON ({"version", "entries": [summaries]}), or None."""
-    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
-        return 'expected {"version": 2, "entries": [...]}'
-    for i, e in enumerate(data["entries"]):
-        problem = entry_problem(e)
-        if problem:
-            return f"entries[{i}]: {problem}"
-    return None
-
-
-def entry_problem(e: Any, file_id: str | None = None) -> str | None:
-    """What is wrong with one entry (a summary; with `file_id`, a full entry file whose ID must
-    match its file name), or None. Only what readers rely on is required."""
-    if not isinstance(e, dict):
-        return f"expected an object, got {type(e).__name__}"
-    for name in _TEXT:
-        if not isinstance(e.get(name), str):
-            return f"{name!r} missing" if name not in e else f"{name!r}: expected text"
-    if not e["id"].isalnum() or (file_id is not None and e["id"] != file_id):
-        return f"'id': {e['id']!r} is not this entry's ID"
-    for name in _TEXT_OR_NULL:
-        if not isinstance(e.get(name), str | None):
-            return f"{name!r}: expected text or null"
-    if not _is_int(e.get("exit_code", 0)):
-        return "'exit_code': expected a number"
-    if not isinstance(e.get("notification"), dict | None):
-        return "'notification': expected an object or null"
-    warnings = e.get("warnings", [])
-    if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
-        return "'warnings': expected a list of texts"
-    counts = e.get("counts", {})
-    if not isinstance(counts, dict) or not all(_is_int(n) for n in counts.values()):
-        return "'counts': expected numbers by status"
-    if not _is_int(e.get("unmapped_count", 0)):
-        return "'unmapped_count': expected a number"
-    unmapped = e.get("unmapped", [])
-    if not isinstance(unmapped, list) or not all(
-        isinstance(u, dict) and isinstance(u.get("client"), str) and _is_gb(u.get("billable_gb"))
-        for u in unmapped
-    ):
-        return "'unmapped': expected [{client, billable_gb}]"
-    if file_id is not None or "clients" in e:
-        clients = e.get("clients")
-        if not isinstance(clients, list):
-            return "'clients': expected a list"
-        for i, c in enumerate(clients):
-            if not (
-                isinstance(c, dict)
-                and all(isinstance(c.get(k), str) for k in ("name", "managed_id", "status"))
-                and all(isinstance(c.get(k), str | None) for k in ("error", "kind"))
-                and (c.get("billable_gb") is None or _is_gb(c["billable_gb"]))
-            ):
-                return f"clients[{i}]: expected {{name, managed_id, billable_gb, status, error}}"
-    return None
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_gb(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _started(summary: dict) -> datetime:

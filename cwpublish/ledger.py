@@ -26,6 +26,7 @@ from typing import Any
 from cwpublish import log
 from cwpublish.errors import StateError
 from cwpublish.history import Entry
+from cwpublish.history_format import is_gb
 from cwpublish.period import Period
 from cwpublish.state_files import read_json, write_json
 from cwpublish.state_keys import key_name, may_adopt_legacy
@@ -52,13 +53,13 @@ def ledger_problem(data: Any) -> str | None:
             for name in ("at", "by", "entry_id"):
                 if not isinstance(record.get(name), str | None):
                     return f"{where}.{name}: expected text"
-            if not _is_gb(record.get("billable_gb")):
+            if not _gb_or_none(record.get("billable_gb")):
                 return f"{where}.billable_gb: expected a number"
     return None
 
 
-def _is_gb(value: Any) -> bool:
-    return value is None or (not isinstance(value, bool) and isinstance(value, int | float))
+def _gb_or_none(value: Any) -> bool:
+    return value is None or is_gb(value)
 
 
 def _v2_problem(data: dict) -> str | None:
@@ -80,7 +81,7 @@ def _v2_problem(data: dict) -> str | None:
                 or not 0 <= index < len(publishes)
             ):
                 return f"clients[{managed_id!r}]: publish index out of range"
-            if not _is_gb(row[slot + 1]):
+            if not _gb_or_none(row[slot + 1]):
                 return f"clients[{managed_id!r}]: expected a number of GB"
     return None
 
