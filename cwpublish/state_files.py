@@ -146,20 +146,32 @@ def read_json(
     return data
 
 
-def read_bytes(path: Path) -> bytes | None:
-    """The bytes of the regular file `path` (never through a symlink); None if it is absent."""
+def _open_regular(path: Path, flags: int, verb: str) -> int | None:
+    """A descriptor of the regular file `path`, opened with `flags`, never through a symlink
+    (StateDirError) and never of a FIFO or device (StateError); None if it is absent."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as e:
         if e.errno == errno.ELOOP:
             raise refuse_link(path) from None
-        raise StateError(f"{path}: cannot read: {e.strerror}") from None
+        raise StateError(f"{path}: cannot {verb}: {e.strerror}") from None
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise StateError(f"{path}: cannot read: not a regular file")
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise StateError(f"{path}: cannot {verb}: not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_bytes(path: Path) -> bytes | None:
+    """The bytes of the regular file `path` (never through a symlink); None if it is absent."""
+    fd = _open_regular(path, os.O_RDONLY, "read")
+    if fd is None:
+        return None
+    try:
         chunks = []
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)
@@ -252,17 +264,11 @@ def append_line(path: Path, line: bytes) -> int:
     at the end) is cut off first, so it never joins the new line; a write that fails (a full
     disk) is cut back, so it leaves no half line either. Never through a symlink.
     """
+    fd = _open_regular(path, os.O_RDWR | os.O_APPEND, "write")
+    if fd is None:
+        raise StateError(f"{path}: cannot write: {os.strerror(errno.ENOENT)}")
     try:
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise refuse_link(path) from None
-        raise StateError(f"{path}: cannot write: {e.strerror}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise StateError(f"{path}: cannot write: not a regular file")
-        size = st.st_size
+        size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
             size = _after_last_line_break(fd, size)
             os.ftruncate(fd, size)
@@ -298,17 +304,10 @@ def _after_last_line_break(fd: int, size: int) -> int:
 def read_head(path: Path, limit: int = 4096) -> bytes | None:
     """The first line of `path` (at most `limit` bytes; never through a symlink), without reading
     the rest; None if the file is absent."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-    except (FileNotFoundError, NotADirectoryError):
+    fd = _open_regular(path, os.O_RDONLY, "read")
+    if fd is None:
         return None
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise refuse_link(path) from None
-        raise StateError(f"{path}: cannot read: {e.strerror}") from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise StateError(f"{path}: cannot read: not a regular file")
         return os.pread(fd, limit, 0).split(b"\n", 1)[0]
     except OSError as e:
         raise StateError(f"{path}: cannot read: {e.strerror}") from None

@@ -48,7 +48,9 @@ def test_lock_of_a_killed_publish_is_taken_over_and_the_next_run_completes(
     config = make_config(sim.url, usage={USAGE_FILE: USAGE})
     sim_faults(sim, [{"operation": "UpdateManagedDevices", "delay": 30, "times": 1}])
     victim = start_publish(config)
-    wait_for(lambda: soap_requests(sim, "GetManagedGroup"))
+    # sending has begun once its journal exists (the pre-flight's two calls now overlap, so
+    # seeing GetManagedGroup no longer means the update is on its way)
+    wait_for(lambda: list((tmp_path / "state" / "runs").glob("*.json")))
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(timeout=10)
     assert (tmp_path / "state" / "publish.lock").exists()
