@@ -247,12 +247,3 @@ class GcPaused:
     def __exit__(self, *exc: object) -> None:
         if self.was_enabled:
             gc.enable()
-
-
-def __getattr__(name: str) -> Any:
-    """`_ParseCache`, the parse cache's former name here (it is in config_clients.py)."""
-    if name == "_ParseCache":
-        from cwpublish.config_clients import ParseCache
-
-        return ParseCache
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

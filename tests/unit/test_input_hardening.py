@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SECRET, USAGE, partner_config, sim_state
-from cwpublish.config import _ParseCache, load_config
+from cwpublish.config import load_config
+from cwpublish.config_clients import ParseCache
 from cwpublish.credentials import set_secret
 from cwpublish.errors import ConfigError, CredentialsError
 
@@ -127,7 +128,7 @@ def test_a_cache_entry_holding_a_number_is_never_trusted(tmp_path):
     """An entry written by an older version (or tampered with) cannot crash or convert."""
     text = yaml.safe_dump({"partners": [partner_config("https://cw.acme.example")]})
     path = write(tmp_path, text.replace("managed_id: LAWSMITH", "managed_id: 1001"))
-    cache = _ParseCache(path, path.read_text())
+    cache = ParseCache(path, path.read_text())
     data = yaml.safe_load(path.read_text())
     cache.path.parent.mkdir(parents=True, exist_ok=True)
     for digest in (cache.digest, __import__("hashlib").sha256(path.read_bytes()).hexdigest()):

@@ -48,28 +48,25 @@ def is_active(company: dict) -> bool:
     return not company.get("deletedFlag") and str(name or "").casefold() == "active"
 
 
+def _one_active(client: RestClient, path: str, field: str, value: str) -> dict | None:
+    """The one object at `path` whose `field` is `value` and that is not inactive, if exactly
+    one exists (none, or several, cannot be chosen between)."""
+    found = [
+        o
+        for o in client.pages(path, f"{field}={quoted(value)}", f"id,{field},inactiveFlag")
+        if not o.get("inactiveFlag")
+    ]
+    return found[0] if len(found) == 1 else None
+
+
 def configuration_type(client: RestClient, name: str) -> dict | None:
     """The active configuration type of that name, if exactly one exists."""
-    types = [
-        t
-        for t in client.pages(
-            "/company/configurations/types", f"name={quoted(name)}", "id,name,inactiveFlag"
-        )
-        if not t.get("inactiveFlag")
-    ]
-    return types[0] if len(types) == 1 else None
+    return _one_active(client, "/company/configurations/types", "name", name)
 
 
 def product(client: RestClient, identifier: str) -> dict | None:
     """The active catalog item with that identifier, if exactly one exists."""
-    items = [
-        p
-        for p in client.pages(
-            "/procurement/catalog", f"identifier={quoted(identifier)}", "id,identifier,inactiveFlag"
-        )
-        if not p.get("inactiveFlag")
-    ]
-    return items[0] if len(items) == 1 else None
+    return _one_active(client, "/procurement/catalog", "identifier", identifier)
 
 
 def configurations(
