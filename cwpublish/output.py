@@ -38,11 +38,15 @@ def table(
     right: tuple[int, ...] = (),
 ) -> str:
     """Rows aligned under headers; `status_col` is coloured by its value."""
-    from cwpublish.redaction import redact
-    from cwpublish.sanitize import one_line
+    from cwpublish.redaction import may_hold_secret, redact
+    from cwpublish.sanitize import all_one_line, one_line
 
-    # Cells hold text from outside (usage names, fault texts): one line, no control characters.
-    cells = [[("" if v is None else one_line(redact(str(v)))) for v in row] for row in rows]
+    # Cells hold text from outside (usage names, fault texts): one line, no control characters,
+    # no secret. Checked once for the whole table, cell by cell only when that finds something.
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    flat = [v for row in cells for v in row]
+    if not all_one_line(flat) or may_hold_secret("\n".join(flat)):
+        cells = [[one_line(redact(v)) for v in row] for row in cells]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
 
     def line(values: list[str], is_header: bool = False) -> str:
@@ -56,7 +60,11 @@ def table(
             out.append(padded)
         return "  ".join(out).rstrip()
 
-    return "\n".join([line(headers, True), *(line(r) for r in cells)])
+    if colour:
+        return "\n".join([line(headers, True), *(line(r) for r in cells)])
+    # Without colour, one format string aligns a row (a 10,000-row table in a few ms).
+    fmt = "  ".join(f"{{:{'>' if i in right else '<'}{w}}}" for i, w in enumerate(widths))
+    return "\n".join([fmt.format(*headers).rstrip(), *(fmt.format(*r).rstrip() for r in cells)])
 
 
 def gb(value: float | None) -> str:

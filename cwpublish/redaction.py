@@ -54,8 +54,33 @@ def redact(text: str, secret: str | None = None) -> str:
     """`text` with `secret` and every registered secret masked, in all their forms."""
     if not text or not (_known or secret):
         return text
-    pattern = _pattern(frozenset(_known | ({secret} if secret else set())))
+    secrets = frozenset(_known | ({secret} if secret else set()))
+    if not _may_hold(text, secrets):
+        return text
+    pattern = _pattern(secrets)
     return pattern.sub(MASK, text) if pattern else text
+
+
+def may_hold_secret(text: str) -> bool:
+    """Whether redact() could change `text`: one cheap check for a whole table or file."""
+    return bool(text and _known and _may_hold(text, frozenset(_known)))
+
+
+def _may_hold(text: str, secrets: frozenset[str]) -> bool:
+    """False only when no form of any secret is in `text`, ignoring case. Exact for ASCII text
+    and ASCII secrets (a plain substring test, far cheaper than the case-insensitive regex);
+    anything else answers True and is left to the regex."""
+    needles = _ascii_needles(secrets)
+    if needles is None or not text.isascii():
+        return True
+    low = text.lower()
+    return any(n in low for n in needles)
+
+
+@functools.lru_cache(maxsize=8)
+def _ascii_needles(secrets: frozenset[str]) -> tuple[str, ...] | None:
+    found = {f for s in secrets for f in forms(s)}
+    return tuple(f.lower() for f in found) if all(f.isascii() for f in found) else None
 
 
 @functools.lru_cache(maxsize=8)

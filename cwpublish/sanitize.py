@@ -33,6 +33,19 @@ def one_line(text: str, limit: int | None = None) -> str:
     return cleaned
 
 
+def all_one_line(texts: list[str]) -> bool:
+    """Whether one_line() would return every text unchanged: one check for a whole table
+    (exact for ASCII, where only a single space is whitespace that _UNSAFE lets through;
+    anything else answers False and is left to one_line)."""
+    flat = "".join(texts)
+    if not flat.isascii() or _UNSAFE.search(flat):
+        return False
+    cut = "\x00".join(texts)  # \x00 is in no text now: it marks where each one starts and ends
+    return not (
+        "  " in cut or " \x00" in cut or "\x00 " in cut or cut.startswith(" ") or cut.endswith(" ")
+    )
+
+
 def is_clean(text: str) -> bool:
     """Whether `text` is already safe (no control or separator characters)."""
     return not _UNSAFE.search(text)

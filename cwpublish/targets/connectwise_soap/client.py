@@ -1,9 +1,10 @@
 """SOAP client for the three ConnectWise Managed Device API operations cwpublish uses.
 
-zeep reads the bundled WSDL (or the site's live `?wsdl` when asked), so no large WSDL is fetched
-on every run; the binding is pointed at `{site}{api_path}`. Every call has a time-out, XML DTDs
-and entities are refused, and every failure becomes a ConnectWiseError whose text never holds
-the password.
+Bodies are written from templates (envelope.py) and successes read with lxml (answers.py),
+both proven equal to zeep's reading of the WSDL by tests; zeep itself is loaded only when it
+has work: a fault to read, or the site's live `?wsdl` to check. Every call has a deadline, XML
+DTDs and entities are refused, and every failure becomes a ConnectWiseError whose text never
+holds the password.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from cwpublish.errors import ConnectWiseError
 from cwpublish.redaction import redact
 from cwpublish.sanitize import one_line
 from cwpublish.targets.base import UsageRecord
+from cwpublish.targets.connectwise_soap import answers
+from cwpublish.targets.connectwise_soap.answers import NotXml, OddAnswer, WrongAnswer, XmlRefused
 from cwpublish.targets.connectwise_soap.envelope import (
     NAMESPACE,
-    SOAP_ENV,
-    UPDATE_HEADERS,
+    preflight_body,
     soap_headers,
     update_body,
 )
@@ -38,6 +40,7 @@ from cwpublish.targets.http import (
 from cwpublish.targets.retry import with_retries
 
 BINDING = f"{{{NAMESPACE}}}ManagedDeviceApiSoap"
+OPERATIONS = ("GetManagementItSetupsName", "GetManagedGroup", "UpdateManagedDevices")
 # What zeep raises when an answer parses but does not map (an empty Body, a stray element).
 _ODD_ANSWER = (ValueError, TypeError, AttributeError, IndexError, KeyError, SyntaxError)
 MAX_ERROR_TEXT = 300
@@ -65,15 +68,28 @@ class ConnectWiseClient:
     """One partner's ConnectWise site, logged in with its integrator credentials."""
 
     def __init__(self, cw: ConnectWise, password: str):
-        from zeep import Client, Settings
-
         self.cw = cw
         self.soap = cw.settings
         self.endpoint = endpoint(cw)
         self._password = password
-        session = new_session(cw)
+        self.session = new_session(cw)
+        self._zeep_lock = threading.Lock()
+        self._zeep_pair = None
+        if self.soap.wsdl == "live":  # the site's own WSDL must load and bind what we send
+            self.zeep()
+
+    def zeep(self):
+        """(zeep Client, service) for this site, built on first need and kept."""
+        with self._zeep_lock:
+            if self._zeep_pair is None:
+                self._zeep_pair = self._call("WSDL", self._new_zeep)
+            return self._zeep_pair
+
+    def _new_zeep(self):
+        from zeep import Client, Settings
+
         transport = _checked_transport()(
-            session=session, timeout=cw.timeout, operation_timeout=cw.timeout
+            session=self.session, timeout=self.cw.timeout, operation_timeout=self.cw.timeout
         )
         settings = Settings(
             strict=True,
@@ -86,13 +102,14 @@ class ConnectWiseClient:
             wsdl = self.endpoint + "?wsdl"
         else:  # parsed once per process, shared by every partner (read-only after parsing)
             wsdl = _bundled_document(transport, settings)
-        self._client = self._call(
-            "WSDL", lambda: Client(wsdl, transport=transport, settings=settings)
-        )
-        self._service = self._client.create_service(BINDING, self.endpoint)
+        client = Client(wsdl, transport=transport, settings=settings)
+        service = client.create_service(BINDING, self.endpoint)
+        for operation in OPERATIONS:  # a live WSDL without one of them: LookupError here
+            service._binding.get(operation)
+        return client, service
 
     def close(self) -> None:
-        self._client.transport.session.close()
+        self.session.close()
 
     def credentials(self) -> dict:
         return {
@@ -103,159 +120,119 @@ class ConnectWiseClient:
 
     def management_it_name(self) -> str:
         """GetManagementItSetupsName: proves site, login and Management IT Name in one call."""
-        result = self._call(
-            "GetManagementItSetupsName",
-            lambda: self._service.GetManagementItSetupsName(
-                credentials=self.credentials(), managementSolutionName=self.soap.management_it_name
-            ),
+        operation = "GetManagementItSetupsName"
+        body = preflight_body(self.cw, self._password, operation)
+        answer = self._call(
+            operation, lambda: answers.result_text(self._post(operation, body), operation)
         )
-        return (result or "").strip()
+        return (answer or "").strip()
 
     def managed_ids(self) -> set[str]:
-        """GetManagedGroup: the Managed IDs that companies configured for this solution.
-
-        A success is read with lxml (through zeep's hardened parser): zeep's object mapping
-        costs ~50 ms per 1,000 groups. Faults and errors still go through zeep.
-        """
-        from zeep.loader import parse_xml
-
-        envelope = self._client.create_message(
-            self._service,
-            "GetManagedGroup",
-            credentials=self.credentials(),
-            managementSolutionName=self.soap.management_it_name,
-            managementItSetupName=self.soap.management_it_name,
+        """GetManagedGroup: the Managed IDs that companies configured for this solution."""
+        operation = "GetManagedGroup"
+        body = preflight_body(self.cw, self._password, operation)
+        return self._call(
+            operation, lambda: answers.group_identifiers(self._post(operation, body))
         )
-        binding = self._service._binding
-        headers = soap_headers("GetManagedGroup")
-
-        def call():
-            transport = self._client.transport
-            response = transport.post_xml(self.endpoint, envelope, headers)
-            if response.status_code != 200:  # a fault: zeep raises it
-                return binding.process_reply(self._client, binding.get("GetManagedGroup"), response)
-            doc = parse_xml(response.content, transport, settings=self._client.settings)
-            found = doc.iterfind(f".//{{{NAMESPACE}}}ManagedGroup/{{{NAMESPACE}}}GroupIdentifier")
-            return {(el.text or "").strip() for el in found} - {""}
-
-        return self._call("GetManagedGroup", call) or set()
 
     def update_devices(self, devices: list[UsageRecord]) -> str | None:
         """UpdateManagedDevices for a batch; the error text ConnectWise returned, or None.
 
-        The body is written directly as bytes (envelope.update_body: byte-for-byte what lxml
-        would serialize, ~10x cheaper; zeep's generic serializer costs ~170x); zeep still
-        sends it and reads the answer and faults.
+        The body is written directly as bytes (envelope.update_body: byte-for-byte what zeep
+        serializes, ~170x cheaper than zeep's generic serializer).
         """
+        operation = "UpdateManagedDevices"
         body = update_body(self.cw, self._password, devices)
-        binding = self._service._binding
 
         def call():
-            response = self._client.transport.post(self.endpoint, body, UPDATE_HEADERS)
-            return binding.process_reply(
-                self._client, binding.get("UpdateManagedDevices"), response
-            )
+            return answers.result_text(self._post(operation, body), operation)
 
-        text = (self._call("UpdateManagedDevices", call) or "").strip()
+        text = (self._call(operation, call) or "").strip()
         return one_line(redact(text, self._password), MAX_ERROR_TEXT) if text else None
+
+    def _post(self, operation: str, body: bytes) -> bytes:
+        """POST one call; the body of a success (HTTP 200). A fault is read by zeep, which
+        raises it; an answer that cannot be SOAP raises NotSoap."""
+        response = _checked_post(
+            self.session, self.endpoint, body, soap_headers(operation), self.cw.timeout
+        )
+        if response.status_code == 200:
+            return response.content
+        client, service = self.zeep()
+        binding = service._binding
+        binding.process_reply(client, binding.get(operation), response)  # raises the Fault
+        raise WrongAnswer(f"{operation}Response")  # a 500 that zeep did not take as a fault
 
     def _call(self, operation: str, call):
         """Run a call through the shared retry policy (transient failures retried)."""
         return with_retries(self.cw, lambda: self._guard(operation, call))
 
     def _guard(self, operation: str, call):
-        """Run a zeep call, turning every failure into a ConnectWiseError without secrets."""
-        import requests
-        from zeep import exceptions as zx
-
-        host = urlsplit(self.cw.site).hostname
+        """Run a call, turning every failure into a ConnectWiseError without secrets."""
         try:
             return call()
-        except zx.Fault as e:
+        except Exception as e:
+            failure = self._failure(operation, e)
+            if failure is None:
+                raise
+            raise failure from None
+
+    def _failure(self, operation: str, e: Exception) -> ConnectWiseError | None:
+        """The ConnectWiseError for a failed call, or None for a bug of ours (re-raised)."""
+        import sys
+
+        import requests
+
+        host = urlsplit(self.cw.site).hostname
+
+        def answered(what: str, code: int | None = None) -> ConnectWiseError:
+            return ConnectWiseError(operation, f"{host} answered {what}", kind="response",
+                                    http_status=code)
+
+        not_expected = "with something that is not the expected SOAP response"
+        # zeep is loaded only for faults and the live WSDL: if it is not, it raised nothing.
+        zx = sys.modules.get("zeep.exceptions")
+        if zx and isinstance(e, zx.Fault):
             message = redact(str(e.message or "no fault text"), self._password)
-            raise ConnectWiseError(
+            return ConnectWiseError(
                 operation, f"SOAP fault: {message[:MAX_ERROR_TEXT]}", kind="fault"
-            ) from None
-        except (zx.TransportError, NotSoap) as e:
+            )
+        if isinstance(e, NotSoap) or (zx and isinstance(e, zx.TransportError)):
             code = e.status if isinstance(e, NotSoap) else e.status_code
             if code in (200, 500):
                 what = e.content_type if isinstance(e, NotSoap) else "a body that is not XML"
-                raise ConnectWiseError(
-                    operation,
-                    f"{host} answered HTTP {code} with {what}, not SOAP (a proxy or login page?)",
-                    kind="response",
-                    http_status=code,
-                ) from None
+                return answered(f"HTTP {code} with {what}, not SOAP (a proxy or login page?)",
+                                code)
             page = " (an HTML page)" if isinstance(e, NotSoap) and "html" in e.content_type else ""
-            raise http_error(
+            return http_error(
                 operation,
                 host,
                 code,
                 page,
                 e.retry_after if isinstance(e, NotSoap) else None,
                 what="not found (check api_path)" if code == 404 else None,
-            ) from None
-        except (zx.DTDForbidden, zx.EntitiesForbidden):
-            raise ConnectWiseError(
-                operation,
-                f"{host} answered with a DTD or XML entities; refused (possible XXE attack)",
-                kind="response",
-            ) from None
-        except (zx.XMLSyntaxError, zx.XMLParseError, zx.ValidationError, zx.LookupError) as e:
-            raise ConnectWiseError(
-                operation,
-                f"{host} answered with something that is not the "
-                f"expected SOAP response ({type(e).__name__})",
-                kind="response",
-            ) from None
-        except (
-            requests.exceptions.RequestException,
-            ResponseTooLarge,
-            Redirected,
-            DeadlineExceeded,
-        ) as e:
-            raise transport_error(operation, host, self.cw.timeout, e) from None
-        except WrongAnswer as e:
-            raise ConnectWiseError(
-                operation,
-                f"{host} answered HTTP 200 without a {e.expected}; not taken as a success",
-                kind="response",
-            ) from None
-        except (*_ODD_ANSWER, zx.Error) as e:
-            # zeep meeting an answer it cannot map (an empty Body, a stray element): the
-            # answer is wrong, not our code; a clean failure of this call.
-            raise ConnectWiseError(
-                operation,
-                f"{host} answered with something that is not the expected SOAP response "
-                f"({type(e).__name__})",
-                kind="response",
-            ) from None
-
-
-class WrongAnswer(Exception):
-    """A well-formed SOAP answer that is not the answer to the call made (an empty Body, another
-    operation's response): never taken as a success."""
-
-    def __init__(self, expected: str):
-        self.expected = expected
-
-
-def _expect_response(content: bytes, expected: str) -> None:
-    """WrongAnswer unless the SOAP Body's first element is `expected` (a safe parse: no DTD,
-    no entities, no network; zeep's own hardened parse follows)."""
-    from lxml import etree
-
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-    )
-    try:
-        root = etree.fromstring(content, parser)
-    except etree.XMLSyntaxError:
-        return  # zeep reports it as not XML
-    body = root.find(f"{{{SOAP_ENV}}}Body")
-    first = next((el for el in body if isinstance(el.tag, str)), None) if body is not None else None
-    if first is None or first.tag != f"{{{NAMESPACE}}}{expected}":
-        raise WrongAnswer(expected)
+            )
+        if isinstance(e, NotXml):
+            return answered("HTTP 200 with a body that is not XML, not SOAP (a proxy or login "
+                            "page?)", 200)
+        if isinstance(e, XmlRefused) or (
+            zx and isinstance(e, (zx.DTDForbidden, zx.EntitiesForbidden))
+        ):
+            return answered("with a DTD or XML entities; refused (possible XXE attack)")
+        if isinstance(e, OddAnswer):
+            return answered(f"{not_expected} ({e.what})")
+        if isinstance(e, WrongAnswer):
+            return answered(f"HTTP 200 without a {e.expected}; not taken as a success")
+        if isinstance(
+            e, (requests.exceptions.RequestException, ResponseTooLarge, Redirected,
+                DeadlineExceeded)
+        ):
+            return transport_error(operation, host, self.cw.timeout, e)
+        if isinstance(e, _ODD_ANSWER) or (zx and isinstance(e, zx.Error)):
+            # zeep meeting an answer it cannot map (an empty Body, a stray element), a live
+            # WSDL without our operations: the answer is wrong, not our code.
+            return answered(f"{not_expected} ({type(e).__name__})")
+        return None
 
 
 class NotSoap(Exception):
@@ -267,31 +244,30 @@ class NotSoap(Exception):
         self.retry_after = retry_after
 
 
+def _checked_post(session, address: str, body: bytes, headers: dict, deadline: float):
+    """POST through the hardened session (no redirects, a total deadline, at most
+    MAX_RESPONSE bytes); an answer that cannot be SOAP is refused before anything parses it."""
+    response = send(session, "POST", address, deadline, data=body, headers=headers)
+    ctype = response.headers.get("Content-Type", "")
+    if response.status_code not in (200, 500) or "xml" not in ctype.lower():
+        raise NotSoap(
+            response.status_code,
+            ctype.split(";")[0] or "no content type",
+            retry_after(response.headers.get("Retry-After")),
+        )
+    if not response.content.strip():
+        raise NotSoap(response.status_code, "an empty body")
+    return response
+
+
 def _checked_transport():
-    """zeep's Transport through the hardened session: no redirects, a total deadline per
-    request, at most MAX_RESPONSE bytes, and answers that cannot be SOAP refused before zeep
-    parses them."""
+    """zeep's Transport over the hardened session, for the live `?wsdl` (calls go through
+    _checked_post)."""
     from zeep.transports import Transport
 
     class CheckedTransport(Transport):
         def post(self, address, message, headers):
-            response = send(
-                self.session, "POST", address, self.operation_timeout, data=message,
-                headers=headers,
-            )
-            ctype = response.headers.get("Content-Type", "")
-            if response.status_code not in (200, 500) or "xml" not in ctype.lower():
-                raise NotSoap(
-                    response.status_code,
-                    ctype.split(";")[0] or "no content type",
-                    retry_after(response.headers.get("Retry-After")),
-                )
-            if not response.content.strip():
-                raise NotSoap(response.status_code, "an empty body")
-            if response.status_code == 200:
-                action = headers.get("SOAPAction", "").strip('"').rsplit("/", 1)[-1]
-                _expect_response(response.content, f"{action}Response")
-            return response
+            return _checked_post(self.session, address, message, headers, self.operation_timeout)
 
         def _load_remote_data(self, url):  # the live ?wsdl
             response = send(self.session, "GET", url, self.load_timeout)

@@ -14,7 +14,11 @@ from cwpublish.config import ConnectWise
 from cwpublish.period import Period
 from cwpublish.targets.base import UsageRecord
 from cwpublish.targets.connectwise_soap.client import ConnectWiseClient, bundled_wsdl
-from cwpublish.targets.connectwise_soap.envelope import update_body, update_envelope
+from cwpublish.targets.connectwise_soap.envelope import (
+    preflight_body,
+    update_body,
+    update_envelope,
+)
 from cwpublish.targets.connectwise_soap.settings import SoapSettings
 
 NS = "http://connectwise.com"
@@ -104,8 +108,9 @@ def zeep_envelope():
         }
         for d in DEVICES
     ]
-    return client._client.create_message(
-        client._service,
+    zeep_client, service = client.zeep()
+    return zeep_client.create_message(
+        service,
         "UpdateManagedDevices",
         credentials=client.credentials(),
         managementSolutionName="rCloud Backup",
@@ -159,3 +164,34 @@ def test_the_byte_body_is_exactly_what_lxml_serializes():
         assert update_body(cw, "p&w<>\"'", devices) == etree_to_string(
             update_envelope(cw, "p&w<>\"'", devices)
         )
+
+
+def test_the_preflight_bodies_are_exactly_zeeps_serialization():
+    """The two pre-flight calls are written from templates too (zeep is then not loaded on a
+    publish that meets no fault); they must equal what zeep writes from the WSDL."""
+    from zeep.wsdl.utils import etree_to_string
+
+    hostile = ConnectWise(
+        site="https://cw.example.com",
+        company_id="a&b<c>",
+        settings=SoapSettings(
+            integrator_username='u"<&>', management_it_name="rC > & Ü", backup_stats_name="B"
+        ),
+    )
+    for cw in (CW, hostile):
+        client = ConnectWiseClient(cw, "p&w<>\"'")
+        zeep_client, service = client.zeep()
+        name = cw.settings.management_it_name
+        calls = {
+            "GetManagementItSetupsName": {},
+            "GetManagedGroup": {"managementItSetupName": name},
+        }
+        for operation, extra in calls.items():
+            theirs = zeep_client.create_message(
+                service,
+                operation,
+                credentials=client.credentials(),
+                managementSolutionName=name,
+                **extra,
+            )
+            assert preflight_body(cw, "p&w<>\"'", operation) == etree_to_string(theirs)
