@@ -73,6 +73,10 @@ class Workspace:
         return [sys.executable, str(Path(__file__).with_name("naive_publish.py")), self.url,
                 PASSWORD, str(self.dir / "mapping.csv")]
 
+    def floor(self) -> list[str]:
+        return [sys.executable, str(Path(__file__).with_name("floor_publish.py")), self.url,
+                str(self.dir / "mapping.csv"), str(self.dir / "usage.csv")]
+
     def state(self) -> dict:
         with urllib.request.urlopen(f"{self.url}/_sim/state", timeout=30) as r:
             return json.load(r)

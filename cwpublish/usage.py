@@ -98,27 +98,41 @@ def parse_gb(value: Any, where: str) -> Decimal:
     return abs(rounded) if rounded.is_zero() else rounded  # "-0" is sent as 0.00, not -0.00
 
 
+# A value that is already a plain, small, non-negative number with at most 2 decimals (nearly
+# every row): taken as is, without parse_gb's checks, which it passes by construction.
+_PLAIN_GB = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,2})?")
+_CENT = Decimal("0.01")
+
+
 def _add_row(
-    rows: dict[str, Decimal], seen: dict[str, str], client: Any, gb: Any, where: str
+    rows: dict[str, Decimal], seen: dict[str, str], client: Any, gb: Any, source: str, row: str
 ) -> None:
-    """Add one row; a second row for the same client (ignoring case and Unicode form) is an
-    error, since which of the two is right cannot be known. `seen`: folded name -> its row."""
+    """Add one row (`row`: "row 2" / "item 0"); a second row for the same client (ignoring
+    case and Unicode form) is an error, since which of the two is right cannot be known.
+    `seen`: folded name -> its row."""
     if client is not None and not isinstance(client, str):
-        raise InputError(f"{where}: client must be a name (text), got {client!r}")
-    if not client or not client.strip():
-        raise InputError(f"{where}: client name is empty")
-    name = client.strip()
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate (JSON "\ud800"): not text, cannot be stored
-        raise InputError(f"{where}: client name is not valid text ({name!r})") from None
-    folded = unicodedata.normalize("NFC", name).casefold()
+        raise InputError(f"{source}: {row}: client must be a name (text), got {client!r}")
+    name = client.strip() if client else ""
+    if not name:
+        raise InputError(f"{source}: {row}: client name is empty")
+    if name.isascii():
+        folded = name.lower()  # what NFC and casefold give for ASCII, without their cost
+    else:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (JSON "\ud800"): not text
+            raise InputError(f"{source}: {row}: client name is not valid text ({name!r})") from None
+        folded = unicodedata.normalize("NFC", name).casefold()
     if folded in seen:
         raise InputError(
-            f"{where}: second row for client {name!r} (also {seen[folded]}); one row per client"
+            f"{source}: {row}: second row for client {name!r} (also {seen[folded]}); "
+            "one row per client"
         )
-    seen[folded] = where.rsplit(": ", 1)[-1]  # "row 2" / "item 0"
-    rows[name] = parse_gb(gb, where)
+    seen[folded] = row
+    if isinstance(gb, str) and _PLAIN_GB.fullmatch(gb):
+        rows[name] = Decimal(gb).quantize(_CENT)
+    else:
+        rows[name] = parse_gb(gb, f"{source}: {row}")
 
 
 def _parse_csv(text: str, source: str) -> dict[str, Decimal]:
@@ -142,15 +156,15 @@ def _parse_csv(text: str, source: str) -> dict[str, Decimal]:
                 f"got {','.join(header or [])!r}"
             )
         for fields in reader:
-            where = f"{source}: row {reader.line_num}"
-            if not fields or all(not f.strip() for f in fields):
+            blank_or_odd = len(fields) != 2 or not fields[0].strip()  # rare: checked further
+            if blank_or_odd and all(not f.strip() for f in fields):
                 continue
             if len(fields) != 2:
                 raise InputError(
-                    f"{where}: expected 2 fields (client,billable_gb), got "
-                    f"{len(fields)}; quote names that contain commas"
+                    f"{source}: row {reader.line_num}: expected 2 fields (client,billable_gb), "
+                    f"got {len(fields)}; quote names that contain commas"
                 )
-            _add_row(rows, seen, fields[0], fields[1], where)
+            _add_row(rows, seen, fields[0], fields[1], source, f"row {reader.line_num}")
     except csv.Error as e:
         raise InputError(f"{source}: row {reader.line_num}: malformed CSV ({e})") from None
     return rows
@@ -181,7 +195,7 @@ def _parse_json(text: str, source: str) -> dict[str, Decimal]:
         gb = item["billable_gb"]
         if isinstance(gb, _Constant):
             raise InputError(f"{where}: billable_gb must be a finite number, got {gb}")
-        _add_row(rows, seen, item["client"], gb, where)
+        _add_row(rows, seen, item["client"], gb, source, f"item {i}")
     return rows
 
 

@@ -6,6 +6,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cwpublish.config import UsageSource
 from cwpublish.errors import InputError
@@ -110,3 +112,26 @@ def test_missing_file_names_file_and_period(tmp_path):
 def test_bad_json(tmp_path, text, message):
     with pytest.raises(InputError, match=message):
         read_usage(source(tmp_path, "json", text), NOV)
+
+
+@given(st.from_regex(r"\A[0-9]{1,13}(\.[0-9]{0,3})?\Z") | st.text(max_size=8))
+def test_the_plain_number_shortcut_agrees_with_the_full_check(text):
+    """Most rows take a shortcut (a plain number with at most 2 decimals): it must give
+    exactly what the full check gives, and refuse nothing that the full check would take."""
+    from cwpublish.usage import _add_row, parse_gb
+
+    try:
+        expected = parse_gb(text, "u.csv: row 2")
+    except InputError:
+        expected = None
+    rows: dict = {}
+    try:
+        _add_row(rows, {}, "Client", text, "u.csv", "row 2")
+    except InputError:
+        rows["Client"] = None
+    assert rows["Client"] == expected and str(rows["Client"]) == str(expected)
+
+
+def test_blank_rows_are_skipped_between_rows(tmp_path):
+    usage = read_usage(source(tmp_path, "csv", "client,billable_gb\nA,1\n , \n,\n\nB,2.5\n"), NOV)
+    assert usage.rows == {"A": Decimal("1.00"), "B": Decimal("2.50")}
