@@ -9,6 +9,12 @@ from cwpublish.cli.base import cli
 
 
 def main() -> None:
+    import gc
+
+    # What is imported by now lives as long as the process: frozen out of the collector's
+    # full passes, which a large publish triggers often and which would walk it every time
+    # (~30 ms of a 5,000-client publish). Garbage made later is collected as usual.
+    gc.freeze()
     cli(prog_name="cwpublish")
 
 
