@@ -90,8 +90,9 @@ ZEEP = ConnectWiseClient(CW, "pw")
 
 def zeep_generic(devices: list[UsageRecord]) -> bytes:
     client = ZEEP
-    env = client._client.create_message(
-        client._service, "UpdateManagedDevices", credentials=client.credentials(),
+    zeep_client, service = client.zeep()
+    env = zeep_client.create_message(
+        service, "UpdateManagedDevices", credentials=client.credentials(),
         managementSolutionName="rCloud Backup", managedDevices={"ManagedDevice": [
             {"Type": "Backup Stats", "ManagedIdentifier": d.key,
              "Device": {"DeviceName": f"rCloud Backup - {d.client}",
