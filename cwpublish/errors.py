@@ -140,10 +140,9 @@ class ConnectWiseError(CwpublishError):
         transient: bool = False,
         retry_after: float | None = None,
     ):
-        from cwpublish.redaction import redact
-        from cwpublish.sanitize import one_line
+        from cwpublish.redaction import clean_line
 
-        message = one_line(redact(message))  # a server's text: one line, no secret
+        message = clean_line(message)  # a server's text: one line, no secret
         self.operation = operation
         self.message = message
         self.kind = kind  # transport | http | fault | response

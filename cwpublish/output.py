@@ -38,15 +38,15 @@ def table(
     right: tuple[int, ...] = (),
 ) -> str:
     """Rows aligned under headers; `status_col` is coloured by its value."""
-    from cwpublish.redaction import may_hold_secret, redact
-    from cwpublish.sanitize import all_one_line, one_line
+    from cwpublish.redaction import clean_line, may_hold_secret
+    from cwpublish.sanitize import all_one_line
 
     # Cells hold text from outside (usage names, fault texts): one line, no control characters,
     # no secret. Checked once for the whole table, cell by cell only when that finds something.
     cells = [[("" if v is None else str(v)) for v in row] for row in rows]
     flat = [v for row in cells for v in row]
     if not all_one_line(flat) or may_hold_secret("\n".join(flat)):
-        cells = [[one_line(redact(v)) for v in row] for row in cells]
+        cells = [[clean_line(v) for v in row] for row in cells]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
 
     def line(values: list[str], is_header: bool = False) -> str:
@@ -145,10 +145,9 @@ def entry_text(entry: dict, colour: bool = False, api: str | None = None) -> str
 
 def _line(text: str) -> str:
     """A line of output built from recorded texts: one line, no control character, no secret."""
-    from cwpublish.redaction import redact
-    from cwpublish.sanitize import one_line
+    from cwpublish.redaction import clean_line
 
-    return one_line(redact(text))
+    return clean_line(text)
 
 
 def plan_text(partner: str, period: str, site: str, rows: list[list[Any]]) -> str:

@@ -61,6 +61,15 @@ def redact(text: str, secret: str | None = None) -> str:
     return pattern.sub(MASK, text) if pattern else text
 
 
+def clean_line(text: str, limit: int | None = None, secret: str | None = None) -> str:
+    """`text` from outside as one line (sanitize.one_line), every secret masked: also one that
+    only folding the server's line breaks or spaces joins up ("correct\\nhorse")."""
+    from cwpublish.sanitize import one_line
+
+    line = redact(one_line(redact(text, secret)), secret)
+    return one_line(line, limit) if limit is not None else line
+
+
 def may_hold_secret(text: str) -> bool:
     """Whether redact() could change `text`: one cheap check for a whole table or file."""
     return bool(text and _known and _may_hold(text, frozenset(_known)))

@@ -123,6 +123,12 @@ def test_a_multi_line_fault_text_with_managers_is_a_clean_failure(
         {"raw": "<a><b></a>", "http_status": 200},
         {"raw": "{}", "http_status": 200, "content_type": "application/json"},
         {"raw": "\x00\x01\x02", "http_status": 500},
+        {"raw": "garbage", "http_status": 500,
+         "content_type": 'multipart/related; boundary=b; type="text/xml"'},
+        {"raw": '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
+                "<soap:Body><UpdateManagedDevicesResponse xmlns='http://connectwise.com'/>"
+                "<soap:Fault><faultcode>soap:Server</faultcode><faultstring>Login failed"
+                "</faultstring></soap:Fault></soap:Body></soap:Envelope>"},
     ],
 )
 @pytest.mark.parametrize("operation", ["GetManagementItSetupsName", "UpdateManagedDevices"])
@@ -136,6 +142,22 @@ def test_odd_answers_fail_cleanly(sim, make_config, password, run, tmp_path, rul
     assert read_history(tmp_path)[0]["status"] == "failed"
     assert sim.sim.state()["configurations"] == {}
     assert_no_secret(result, tmp_path)
+
+
+def test_a_secret_broken_across_lines_by_the_server_is_still_masked(make_config, run, tmp_path):
+    secret = "correct horse battery"
+    server = SimulatorServer({"tenants": [tenant(integrator_password=secret)]}).start()
+    try:
+        keyring.set_password("cwpublish", "connectwise:acme", secret)
+        text = "Login failed for correct\r\nhorse\tbattery  (wrapped)"
+        sim_faults(server, [{"operation": "UpdateManagedDevices", "soap_fault": text}])
+        result = run(configure(make_config, server.url), "publish", "--yes", "--json")
+    finally:
+        server.stop()
+    doc = json.loads(result.stdout)
+    assert result.exit_code == doc["exit_code"] == 1
+    assert "Login failed for ******** (wrapped)" in doc["entries"][0]["error"]
+    assert_no_secret(result, tmp_path, secret)
 
 
 def test_a_dribbling_server_is_cut_at_the_total_deadline(

@@ -16,8 +16,7 @@ from urllib.parse import quote, urlsplit
 
 from cwpublish.config import ConnectWise
 from cwpublish.errors import ConnectWiseError
-from cwpublish.redaction import redact, register
-from cwpublish.sanitize import one_line
+from cwpublish.redaction import clean_line, register
 from cwpublish.targets.http import (
     DeadlineExceeded,
     Redirected,
@@ -206,4 +205,4 @@ class RestClient:
                 field = f"{e.get('field')}: " if e.get("field") else ""
                 parts.append(f"{field}{e.get('message') or e.get('code') or ''}")
         text = "; ".join(p for p in parts if p)
-        return one_line(redact(text, self._secret), MAX_ERROR_TEXT)
+        return clean_line(text, MAX_ERROR_TEXT, self._secret)

@@ -22,6 +22,10 @@ class XmlRefused(Exception):
     """An answer declaring a DTD or entities (a possible XXE attack)."""
 
 
+class FaultAnswer(Exception):
+    """A Fault in the Body of an HTTP 200 answer: zeep reads it (client.py), as on a 500."""
+
+
 class WrongAnswer(Exception):
     """A well-formed SOAP answer that is not the answer to the call made (an empty Body,
     another operation's response): never taken as a success."""
@@ -37,6 +41,11 @@ class OddAnswer(Exception):
         self.what = what
 
 
+def _local(tag: str) -> str:
+    """An element's local name as the server wrote it, cut short (it goes into an error)."""
+    return tag.rsplit("}", 1)[-1][:60]
+
+
 def _parser():
     from lxml import etree
 
@@ -50,8 +59,8 @@ def _parser():
 
 
 def response_element(content: bytes, operation: str):
-    """The Body's `{operation}Response` element of a success answer, or one of the errors
-    above."""
+    """The `{operation}Response` element of a success answer: the one element of the one Body.
+    A Fault anywhere in a Body raises FaultAnswer; anything else raises one of the errors above."""
     from lxml import etree
 
     try:
@@ -62,35 +71,52 @@ def response_element(content: bytes, operation: str):
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise XmlRefused()
     expected = f"{operation}Response"
-    body = root.find(f"{{{SOAP_ENV}}}Body") if root.tag == f"{{{SOAP_ENV}}}Envelope" else None
-    first = next((el for el in body if isinstance(el.tag, str)), None) if body is not None else None
-    if first is None or first.tag != f"{{{NAMESPACE}}}{expected}":
+    if root.tag != f"{{{SOAP_ENV}}}Envelope":
         raise WrongAnswer(expected)
-    return first
+    bodies = root.findall(f"{{{SOAP_ENV}}}Body")
+    if any(body.find(f"{{{SOAP_ENV}}}Fault") is not None for body in bodies):
+        raise FaultAnswer()
+    found = [el for el in bodies[0] if isinstance(el.tag, str)] if len(bodies) == 1 else []
+    if len(found) != 1 or found[0].tag != f"{{{NAMESPACE}}}{expected}":
+        raise WrongAnswer(expected)
+    return found[0]
 
 
-def result_text(content: bytes, operation: str) -> str | None:
-    """The text of `{operation}Result` (a string in the WSDL); None when absent or nil."""
-    response = response_element(content, operation)
+def _result(response, operation: str):
+    """The response's `{operation}Result` element (None when absent); nothing else allowed."""
     children = [el for el in response if isinstance(el.tag, str)]
     if not children:
         return None
-    result = children[0]
-    if len(children) > 1 or result.tag != f"{{{NAMESPACE}}}{operation}Result":
-        raise OddAnswer(f"unexpected element {children[-1].tag.rsplit('}', 1)[-1]}")
+    if len(children) > 1 or children[0].tag != f"{{{NAMESPACE}}}{operation}Result":
+        raise OddAnswer(f"unexpected element {_local(children[-1].tag)}")
+    return children[0]
+
+
+def result_text(content: bytes, operation: str) -> str | None:
+    """The text of `{operation}Result` (a string in the WSDL); None when absent, or nil and
+    empty (a nil Result with text gives its text: an error is never hidden)."""
+    result = _result(response_element(content, operation), operation)
+    if result is None:
+        return None
     if any(isinstance(el.tag, str) for el in result):
         raise OddAnswer(f"elements inside {operation}Result")
-    if result.get(_XSI_NIL) in ("true", "1"):
+    text = result.text or ""
+    if result.get(_XSI_NIL) in ("true", "1") and not text.strip():
         return None
-    return result.text or ""
+    return text
 
 
-def group_identifiers(content: bytes) -> set[str]:
+def group_identifiers(content: bytes, operation: str = "GetManagedGroup") -> set[str]:
     """GetManagedGroup's answer: the GroupIdentifier of every ManagedGroup (blank ones
-    dropped)."""
-    response = response_element(content, "GetManagedGroup")
-    found = response.iterfind(
-        f"{{{NAMESPACE}}}GetManagedGroupResult/{{{NAMESPACE}}}ManagedGroup"
-        f"/{{{NAMESPACE}}}GroupIdentifier"
-    )
-    return {(el.text or "").strip() for el in found} - {""}
+    dropped); a Result holding anything but ManagedGroup elements is refused."""
+    result = _result(response_element(content, operation), operation)
+    if result is None:
+        return set()
+    ids = set()
+    for group in result:
+        if not isinstance(group.tag, str):
+            continue
+        if group.tag != f"{{{NAMESPACE}}}ManagedGroup":
+            raise OddAnswer(f"unexpected element {_local(group.tag)}")
+        ids.add((group.findtext(f"{{{NAMESPACE}}}GroupIdentifier") or "").strip())
+    return ids - {""}

@@ -15,11 +15,16 @@ from urllib.parse import urlsplit
 
 from cwpublish.config import ConnectWise
 from cwpublish.errors import ConnectWiseError
-from cwpublish.redaction import redact
-from cwpublish.sanitize import one_line
+from cwpublish.redaction import clean_line
 from cwpublish.targets.base import UsageRecord
 from cwpublish.targets.connectwise_soap import answers
-from cwpublish.targets.connectwise_soap.answers import NotXml, OddAnswer, WrongAnswer, XmlRefused
+from cwpublish.targets.connectwise_soap.answers import (
+    FaultAnswer,
+    NotXml,
+    OddAnswer,
+    WrongAnswer,
+    XmlRefused,
+)
 from cwpublish.targets.connectwise_soap.envelope import (
     NAMESPACE,
     preflight_body,
@@ -123,7 +128,7 @@ class ConnectWiseClient:
         operation = "GetManagementItSetupsName"
         body = preflight_body(self.cw, self._password, operation)
         answer = self._call(
-            operation, lambda: answers.result_text(self._post(operation, body), operation)
+            operation, lambda: self._post(operation, body, answers.result_text)
         )
         return (answer or "").strip()
 
@@ -132,7 +137,8 @@ class ConnectWiseClient:
         operation = "GetManagedGroup"
         body = preflight_body(self.cw, self._password, operation)
         return self._call(
-            operation, lambda: answers.group_identifiers(self._post(operation, body))
+            operation,
+            lambda: self._post(operation, body, answers.group_identifiers),
         )
 
     def update_devices(self, devices: list[UsageRecord]) -> str | None:
@@ -144,24 +150,31 @@ class ConnectWiseClient:
         operation = "UpdateManagedDevices"
         body = update_body(self.cw, self._password, devices)
 
-        def call():
-            return answers.result_text(self._post(operation, body), operation)
+        text = (self._call(operation, lambda: self._post(operation, body, answers.result_text))
+                or "").strip()
+        return clean_line(text, MAX_ERROR_TEXT, self._password) if text else None
 
-        text = (self._call(operation, call) or "").strip()
-        return one_line(redact(text, self._password), MAX_ERROR_TEXT) if text else None
-
-    def _post(self, operation: str, body: bytes) -> bytes:
-        """POST one call; the body of a success (HTTP 200). A fault is read by zeep, which
-        raises it; an answer that cannot be SOAP raises NotSoap."""
+    def _post(self, operation: str, body: bytes, read):
+        """POST one call; `read(content, operation)` of a success (HTTP 200). A fault (a 500,
+        or a Fault in a 200) is read by zeep, which raises it; an answer that cannot be SOAP
+        raises NotSoap."""
         response = _checked_post(
             self.session, self.endpoint, body, soap_headers(operation), self.cw.timeout
         )
         if response.status_code == 200:
-            return response.content
+            try:
+                return read(response.content, operation)
+            except FaultAnswer:
+                pass
         client, service = self.zeep()
         binding = service._binding
-        binding.process_reply(client, binding.get(operation), response)  # raises the Fault
-        raise WrongAnswer(f"{operation}Response")  # a 500 that zeep did not take as a fault
+        try:
+            binding.process_reply(client, binding.get(operation), response)  # raises the Fault
+        except Exception as e:
+            if self._failure(operation, e) is None:  # zeep failing on it: the answer is odd
+                raise OddAnswer(type(e).__name__) from None
+            raise
+        raise WrongAnswer(f"{operation}Response")  # an answer zeep did not take as a fault
 
     def _call(self, operation: str, call):
         """Run a call through the shared retry policy (transient failures retried)."""
@@ -186,17 +199,15 @@ class ConnectWiseClient:
         host = urlsplit(self.cw.site).hostname
 
         def answered(what: str, code: int | None = None) -> ConnectWiseError:
-            return ConnectWiseError(operation, f"{host} answered {what}", kind="response",
-                                    http_status=code)
+            text = clean_line(f"{host} answered {what}", MAX_ERROR_TEXT, self._password)
+            return ConnectWiseError(operation, text, kind="response", http_status=code)
 
         not_expected = "with something that is not the expected SOAP response"
         # zeep is loaded only for faults and the live WSDL: if it is not, it raised nothing.
         zx = sys.modules.get("zeep.exceptions")
         if zx and isinstance(e, zx.Fault):
-            message = redact(str(e.message or "no fault text"), self._password)
-            return ConnectWiseError(
-                operation, f"SOAP fault: {message[:MAX_ERROR_TEXT]}", kind="fault"
-            )
+            message = clean_line(str(e.message or "no fault text"), MAX_ERROR_TEXT, self._password)
+            return ConnectWiseError(operation, f"SOAP fault: {message}", kind="fault")
         if isinstance(e, NotSoap) or (zx and isinstance(e, zx.TransportError)):
             code = e.status if isinstance(e, NotSoap) else e.status_code
             if code in (200, 500):
@@ -249,7 +260,8 @@ def _checked_post(session, address: str, body: bytes, headers: dict, deadline: f
     MAX_RESPONSE bytes); an answer that cannot be SOAP is refused before anything parses it."""
     response = send(session, "POST", address, deadline, data=body, headers=headers)
     ctype = response.headers.get("Content-Type", "")
-    if response.status_code not in (200, 500) or "xml" not in ctype.lower():
+    media = ctype.split(";")[0].strip().lower()  # text/xml, application/soap+xml; not multipart
+    if response.status_code not in (200, 500) or not media.endswith("xml"):
         raise NotSoap(
             response.status_code,
             ctype.split(";")[0] or "no content type",

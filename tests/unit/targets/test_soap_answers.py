@@ -12,6 +12,7 @@ import pytest
 
 from conftest import USAGE, partner_config
 from cwpublish.targets.connectwise_soap.answers import (
+    FaultAnswer,
     NotXml,
     OddAnswer,
     WrongAnswer,
@@ -40,6 +41,8 @@ def test_the_result_text_is_read():
     nil = f'<{OP}Result xmlns:i="http://www.w3.org/2001/XMLSchema-instance" i:nil="true"/>'
     assert result_text(answer(nil), OP) is None
     assert result_text(answer(f"<!-- a comment --><{OP}Result>ok</{OP}Result>"), OP) == "ok"
+    nil_text = nil.replace("/>", ">Managed ID 'X' was not found.</" + OP + "Result>")
+    assert result_text(answer(nil_text), OP) == "Managed ID 'X' was not found."  # never hidden
 
 
 @pytest.mark.parametrize(
@@ -53,8 +56,20 @@ def test_the_result_text_is_read():
         (
             f'<s:Envelope xmlns:s="{ENV}"><s:Body><s:Fault><faultcode>s:Server</faultcode>'
             "</s:Fault></s:Body></s:Envelope>".encode(),
-            WrongAnswer,  # a fault is never a success, whatever the HTTP status said
+            FaultAnswer,  # a fault is never a success, whatever the HTTP status said
         ),
+        (  # a Fault after the response: still a fault
+            answer(f"<{OP}Result/>").replace(
+                b"</s:Body>", b"<s:Fault><faultstring>Login failed</faultstring></s:Fault></s:Body>"
+            ),
+            FaultAnswer,
+        ),
+        (  # a second Body holding a Fault
+            answer("").replace(b"</s:Envelope>", b"<s:Body><s:Fault/></s:Body></s:Envelope>"),
+            FaultAnswer,
+        ),
+        (answer("").replace(b"</s:Body>", b"<Other xmlns='urn:x'/></s:Body>"), WrongAnswer),
+        (answer("").replace(b"</s:Envelope>", b"<s:Body/></s:Envelope>"), WrongAnswer),
         (b'<Envelope xmlns="urn:other"><Body/></Envelope>', WrongAnswer),
         (b"<a><b></a>", NotXml),
         (b"not xml", NotXml),
@@ -66,6 +81,19 @@ def test_the_result_text_is_read():
 def test_anything_else_is_refused(content, error):
     with pytest.raises(error):
         result_text(content, OP)
+
+
+def test_an_element_name_in_an_error_is_cut_short():
+    with pytest.raises(OddAnswer) as e:
+        result_text(answer(f"<{OP}Result/><{'x' * 5000}/>"), OP)
+    assert len(e.value.what) < 100
+
+
+def test_group_identifiers_refuse_anything_but_managed_groups():
+    with pytest.raises(OddAnswer):
+        group_identifiers(answer("<GetManagedGroupResult><Stray/></GetManagedGroupResult>",
+                                 "GetManagedGroup"))
+    assert group_identifiers(answer("", "GetManagedGroup")) == set()
 
 
 def test_group_identifiers_are_read_and_blanks_dropped():
