@@ -109,7 +109,7 @@ class ConnectWiseClient:
             wsdl = _bundled_document(transport, settings)
         client = Client(wsdl, transport=transport, settings=settings)
         service = client.create_service(BINDING, self.endpoint)
-        for operation in OPERATIONS:  # a live WSDL without one of them: LookupError here
+        for operation in OPERATIONS:  # a live WSDL without one of them: ValueError here
             service._binding.get(operation)
         return client, service
 
