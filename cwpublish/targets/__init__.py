@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
 # connectwise.api value -> "module:Class" of its Target
 TARGETS = {
-    "soap": "cwpublish.targets.connectwise_soap:SoapTarget",
-    "rest": "cwpublish.targets.connectwise_rest:RestTarget",
+    "soap": "cwpublish.targets.connectwise_soap.target:SoapTarget",
+    "rest": "cwpublish.targets.connectwise_rest.target:RestTarget",
 }
 # connectwise.api value -> module with KEYS, REQUIRED and validate() for its config keys
 SETTINGS = {

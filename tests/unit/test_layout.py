@@ -41,3 +41,24 @@ def test_each_connectwise_default_is_defined_once():
     text = (PACKAGE / "config_validation.py").read_text()
     for literal in ("30.0", "120.0", '"starttls")', '"current")', '"bundled")'):
         assert literal not in text, literal
+
+
+def test_validating_a_targets_settings_loads_no_transport():
+    """Config validation imports each target's settings module, the nightly no-op included:
+    that must not pull in its client, HTTP layer or Target (they live beside it, not in its
+    package's __init__)."""
+    import ast
+    import subprocess
+    import sys
+
+    from cwpublish.targets import SETTINGS
+
+    probe = (
+        "import sys, importlib\n"
+        f"for m in {sorted(SETTINGS.values())!r}: importlib.import_module(m)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('cwpublish.targets.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout
+    loaded = ast.literal_eval(out)
+    assert set(loaded) == {*SETTINGS.values(), *(m.rsplit(".", 1)[0] for m in SETTINGS.values())}
