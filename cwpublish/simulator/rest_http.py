@@ -129,12 +129,7 @@ def handle_rest(handler: Any, raw: bytes) -> None:
             extra["WWW-Authenticate"] = 'Basic realm="ConnectWise API"'
         reply = _json(e.status, e.body(), extra)
     entry["status"] = reply.status
-    elapsed = time.perf_counter() - started
-    with sim.lock:
-        sim.requests.append(entry)
-        sim.busy_seconds += elapsed
-    if sim.latency:
-        time.sleep(sim.latency)
+    sim.answered(entry, started)
     if reply.body is None:
         handler.close_connection = True
         handler.connection.shutdown(2)

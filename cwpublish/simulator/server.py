@@ -123,12 +123,7 @@ class _Handler(BaseHTTPRequestHandler):
         entry: dict[str, Any] = {"operation": operation, "at": time.time()}
         status, body = self._answer(sim, operation, raw, entry)
         entry["status"] = status
-        elapsed = time.perf_counter() - started
-        with sim.lock:
-            sim.requests.append(entry)
-            sim.busy_seconds += elapsed
-        if sim.latency:
-            time.sleep(sim.latency)
+        sim.answered(entry, started)
         if body is None:  # drop the connection without an answer
             self.close_connection = True
             self.connection.shutdown(2)

@@ -134,6 +134,18 @@ class SimulatedConnectWise:
                 "rest": self.rest.state(),
             }
 
+    def answered(self, entry: dict, started: float) -> None:
+        """Log a request with the time it kept the site busy (since `started`, a
+        perf_counter), then wait the configured latency, outside the lock."""
+        import time
+
+        elapsed = time.perf_counter() - started
+        with self.lock:
+            self.requests.append(entry)
+            self.busy_seconds += elapsed
+        if self.latency:
+            time.sleep(self.latency)
+
     def take_fault(self, operation: str, prefix: bool = False) -> dict | None:
         """The first rule for `operation` still due (SOAP: equal; REST, prefix: its start)."""
         with self.lock:
