@@ -36,7 +36,8 @@ def next_steps(entry: dict, api: str | None = None) -> list[str]:
     for c in left:
         kind = UNKNOWN if c["status"] == UNKNOWN else c.get("kind")
         by_kind.setdefault(kind, []).append(c)
-    steps = _partner_wide(entry, code, api, by_kind)
+    steps = _scheduled(entry, left)
+    steps += _partner_wide(entry, code, api, by_kind)
     steps += _per_kind(entry, code, api, by_kind)
     duplicates = [c for c in entry["clients"] if c["status"] == "duplicate"]
     if duplicates:
@@ -44,8 +45,50 @@ def next_steps(entry: dict, api: str | None = None) -> list[str]:
             f"{_count(duplicates)} already published for {entry['period']}: add --force to "
             "publish again deliberately, or leave them out."
         )
-    steps += _publish_again(entry, partner, by_kind)
+    newer = [c for c in entry["clients"] if c["status"] == "newer-held"]
+    if newer:
+        held = max(str(c.get("held") or "") for c in newer) or "the newest month"
+        steps.append(
+            f"ConnectWise holds a newer month than {entry['period']} for {_count(newer)} "
+            f"({_names(newer)}), and keeps one value per client. Safe: publish {held} "
+            f"(cwpublish publish --partner {partner} --month {held}), or end the backfill "
+            "at it; add --force only to replace it deliberately."
+        )
+    if not _retry_plan(entry):  # a scheduled retry's step names the command already
+        steps += _publish_again(entry, partner, by_kind)
     return steps
+
+
+def _retry_plan(entry: dict) -> dict | None:
+    """The entry's `scheduled_retry` (an automatic publish not done), when well formed."""
+    plan = entry.get("scheduled_retry")
+    if isinstance(plan, dict) and isinstance(plan.get("last_try"), str) and entry.get("id"):
+        return plan
+    return None
+
+
+def is_last_try(entry: dict) -> bool:
+    """Whether the entry is a scheduled period's last automatic try, not done (email subject)."""
+    plan = _retry_plan(entry)
+    return bool(plan) and not plan.get("next_try")
+
+
+def _scheduled(entry: dict, left: list[dict]) -> list[str]:
+    """When the schedule tries a failed automatic publish again, or that it will not."""
+    plan = _retry_plan(entry)
+    if plan is None:
+        return []
+    command = f"cwpublish publish --retry {entry['id']}"
+    if plan.get("next_try"):
+        return [
+            f"The schedule tries the {_count(left)} not published again on "
+            f"{plan['next_try']}, then each night until they are published; its last try is on "
+            f"{plan['last_try']}. To publish sooner: {command}"
+        ]
+    return [
+        f"This was the last automatic try: {entry['period']} is NOT published for "
+        f"{_count(left)}, and the schedule will not try again. Publish it: {command}"
+    ]
 
 
 def _partner_wide(
@@ -73,9 +116,19 @@ def _partner_wide(
         return [
             "ConnectWise could not be reached or answered wrongly (the error says which); "
             + ("nothing was sent." if entry["status"] == "failed" else "not everything was sent.")
-            + " Publish again once it answers; re-sending what it already has is harmless."
+            + _again(entry)
         ]
     return []
+
+
+def _again(entry: dict) -> str:
+    """Who publishes again after an outage: the schedule (its step says when), or the user."""
+    plan = _retry_plan(entry)
+    if plan and plan.get("next_try"):
+        again = f" The schedule publishes it again on {plan['next_try']};"
+    else:
+        again = " Publish again once it answers;"
+    return again + " re-sending what it already has is harmless."
 
 
 def _login(api: str | None) -> list[str]:

@@ -11,9 +11,16 @@ from dataclasses import dataclass
 
 from cwpublish import credentials
 from cwpublish.config import Partner
-from cwpublish.errors import ConnectWiseError
+from cwpublish.errors import CwpublishError, unexpected
 from cwpublish.targets import target_class
 from cwpublish.targets.base import Target
+
+# What was being done when a target raised something unexpected (errors.unexpected()'s `phase`).
+OPENING = "opening the connection to ConnectWise"
+PREFLIGHT = "the pre-flight"
+LOOKUP = "listing the clients ConnectWise knows"
+SENDING = "sending"
+CLOSING = "closing the connection to ConnectWise"
 
 
 @dataclass
@@ -40,8 +47,8 @@ def preflight(target: Target) -> Preflight:
     def known() -> tuple[set[str] | None, str | None]:
         try:
             return target.known_keys(), None
-        except ConnectWiseError as e:
-            return None, str(e)
+        except Exception as e:  # ConnectWiseError, or an answer the target's reader chokes on
+            return None, str(e) if isinstance(e, CwpublishError) else unexpected(LOOKUP, e)
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         keys = pool.submit(known)

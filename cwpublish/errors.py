@@ -10,6 +10,7 @@ EXIT_OK = 0  # everything published, or nothing was due
 EXIT_FAILED = 1  # nothing published: ConnectWise unreachable, SOAP fault, ...
 EXIT_USAGE = 2  # bad configuration, usage data, option, or missing credentials
 EXIT_PARTIAL = 3  # some clients published, some failed
+EXIT_UNRECORDED = 4  # ConnectWise accepted it, but the history, ledger or journal was not written
 EXIT_DECLINED = 10  # the user answered no to a confirmation; nothing was sent
 EXIT_LOCKED = 11  # another publish holds the lock
 EXIT_LOGIN = 12  # ConnectWise rejected the login or the Management IT Name
@@ -20,7 +21,9 @@ EXIT_CODES = {
     EXIT_OK: "all selected clients published, or nothing was due",
     EXIT_FAILED: "nothing published (ConnectWise unreachable, SOAP fault, time-out)",
     EXIT_USAGE: "configuration, usage data, option or credentials error; nothing was sent",
-    EXIT_PARTIAL: "partial: some clients published, some failed",
+    EXIT_PARTIAL: "partial: some clients published, some failed (any month, any partner)",
+    EXIT_UNRECORDED: "published, but the history, ledger or journal could not be written (the "
+    "error names which); the next run records it",
     EXIT_DECLINED: "declined at the confirmation; nothing was sent",
     EXIT_LOCKED: "another publish holds the lock",
     EXIT_LOGIN: "ConnectWise rejected the integrator login or the Management IT Name",
@@ -83,6 +86,7 @@ _SEVERITY = [
     EXIT_DECLINED,
     EXIT_PARTIAL,
     EXIT_FAILED,
+    EXIT_UNRECORDED,
     EXIT_USAGE,
     EXIT_LOGIN,
     EXIT_LOCKED,
@@ -197,3 +201,19 @@ class NotificationError(CwpublishError):
     """An email could not be rendered or sent; never changes a publish's result."""
 
     exit_code = EXIT_FAILED
+
+
+def unexpected(phase: str, e: BaseException) -> str:
+    """The one line for an exception a target raised that is not a CwpublishError (an answer
+    its reader chokes on, an odd id, or a bug): what was being done, the exception's type and
+    text, every secret masked before the text is cut. The traceback goes to -vv."""
+    import traceback
+
+    from cwpublish import log
+    from cwpublish.redaction import clean_line
+
+    log.debug("%s", "".join(traceback.format_exception(e)))
+    return (
+        f"{phase} failed unexpectedly ({type(e).__name__}: {clean_line(str(e), 200)}); "
+        "run with -vv for details and please report it"
+    )

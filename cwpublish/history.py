@@ -30,6 +30,7 @@ from cwpublish import log
 from cwpublish.history_format import (
     LOG_FORMAT,
     entry_problem,
+    header_problem,
     index_problem,
     log_line,
     parse_log,
@@ -81,6 +82,8 @@ class Entry:
     unmapped: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notification: dict | None = None
+    # automatic publish not done: {first_try, next_try, last_try} (usecases/scheduled_publish.py)
+    scheduled_retry: dict | None = None
 
     def to_dict(self) -> dict:
         """The JSON shape (history, --json, email); built by hand: asdict() is slow at 5,000."""
@@ -93,6 +96,22 @@ class Entry:
 
     def count(self, status: str) -> int:
         return sum(1 for c in self.clients if c.status == status)
+
+
+def entry_from_dict(data: dict) -> Entry:
+    """An Entry from its JSON shape (an entry file, a journal); ValueError if it is not one."""
+    problem = entry_problem(data, str(data.get("id")) if isinstance(data, dict) else None)
+    if problem:
+        raise ValueError(problem)
+    skip = ("clients", "unmapped", "warnings")
+    fields = {k: data[k] for k in Entry.__dataclass_fields__ if k in data and k not in skip}
+    clients = [
+        ClientResult(c["name"], c["managed_id"], c.get("billable_gb"), c["status"],
+                     c.get("error"), c.get("kind"))
+        for c in data["clients"]
+    ]
+    return Entry(**fields, clients=clients, unmapped=list(data.get("unmapped") or []),
+                 warnings=list(data.get("warnings") or []))
 
 
 class History:
@@ -122,6 +141,12 @@ class History:
         """Summaries of every entry whose ID starts with `entry_id`, newest first: none, one,
         or several (so a caller can tell an unknown ID from an ambiguous prefix)."""
         return [e for e in self._index() if str(e.get("id", "")).startswith(entry_id)]
+
+    def recorded(self, entry_id: str) -> tuple[dict | None, bool]:
+        """(the entry's file, whether the log lists it): what a write of it left behind."""
+        path = self._entry_path(entry_id)
+        data = read_json(path, None, lambda d: entry_problem(d, path.stem))
+        return data, any(e.get("id") == entry_id for e in self._load())
 
     def add(self, entry: Entry) -> None:
         """Record a new entry: its file, then one line in the log (the entry is newest)."""
@@ -157,6 +182,9 @@ class History:
         """The log's size at its last compaction; a missing log is created first, from the
         format-2 history.json when there is one (which is then removed)."""
         head = read_head(self.log_path)
+        if head is not None and header_problem(_json_or_none(head)):
+            self._load()  # a damaged first line: moved aside and rebuilt, never appended to
+            head = read_head(self.log_path)
         if head is None:
             migrating = os.path.lexists(self.path)
             kept = self._write_log(self._old_index())
@@ -235,6 +263,14 @@ class History:
         entry.pop("counts", None)
         entry.pop("unmapped_count", None)
         return entry
+
+
+def _json_or_none(line: bytes):
+    """A line's JSON, or None when it is not JSON (its shape is checked by the caller)."""
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
 
 
 def _cap(summaries: list[dict]) -> list[dict]:

@@ -7,8 +7,9 @@ sharing a state_dir never take each other's publishes for their own; a legacy
 `ledger/<partner>/` folder is adopted by its key once (the rule is in state_keys.py).
 
 Retention: periods more than LEDGER_PERIODS months older than the partner's newest period are
-dropped, but never the period just written, so a backfill of an old month (2019-01 while 36
-newer periods are kept) keeps its record: the duplicate guard still knows it was published.
+dropped, but never the period just written. A publish may only write the LEDGER_PERIODS months
+up to the partner's current one (plan.py refuses older months and longer backfills), so every
+period a publish may write is kept: the duplicate and newer-month guards always know it.
 
 File format 2 (compact: a 10,000-client period is read whole on every publish):
 `{"ledger": 2, "publishes": [{mode, at, by, entry_id}, ...], "clients": {Managed ID:
@@ -31,7 +32,7 @@ from cwpublish.period import Period
 from cwpublish.state_files import read_json, write_json
 from cwpublish.state_keys import key_name, may_adopt_legacy
 
-LEDGER_PERIODS = 36
+LEDGER_PERIODS = 60  # months kept; also the longest backfill and the oldest --month
 
 
 MODES = ("manual", "automatic")  # the two slots of a client's row, in this order
@@ -173,10 +174,41 @@ class Ledger:
             return None
         return max(records.items(), key=lambda item: item[1].get("at") or "")
 
+    def has_entry(self, key: str, period: str, entry_id: str) -> bool:
+        """Whether history entry `entry_id` is recorded for this period (a catch-up is done)."""
+        return any(p.get("entry_id") == entry_id for p in self._load(key, period)["publishes"])
+
+    def newest(self, key: str, managed_ids: set[str], after: Period) -> dict[str, tuple[str, dict]]:
+        """Managed ID -> (period, record of its newest publish there) for the clients of
+        `managed_ids` published for a period after `after`: what ConnectWise holds for them
+        now, if it is newer. Only the period files after `after` are read."""
+        self._adopt_legacy(key)
+        periods = []
+        for path in self.folder.joinpath(key).glob("????-??.json"):
+            try:
+                period = Period.parse(path.stem)
+            except ValueError:
+                continue
+            if period > after:
+                periods.append(period)
+        found: dict[str, tuple[str, dict]] = {}
+        for period in sorted(periods, reverse=True):
+            for managed_id in managed_ids - found.keys():
+                newest = self.last(key, str(period), managed_id)
+                if newest:
+                    found[managed_id] = (str(period), {"mode": newest[0], **newest[1]})
+        return found
+
     def record(self, entry: Entry, key: str | None = None) -> None:
         """Remember the entry's published clients under `key` (the partner's state key; by
-        default its bare name, as for a partner without a site), then apply retention."""
+        default its bare name, as for a partner without a site), then apply retention.
+
+        A client's slot already holding a later publish keeps it: an entry recorded late (a
+        catch-up after a failed write, ledger.py's caller recording.py) never hides a newer one.
+        """
         key = key or entry.partner
+        if not any(c.status == "published" for c in entry.clients):
+            return  # nothing reached ConnectWise: nothing to remember, nothing written
         data = self._load(key, entry.period)
         clients, publishes = data["clients"], data["publishes"]
         slot = 2 * MODES.index(entry.mode)
@@ -188,6 +220,11 @@ class Ledger:
         for c in entry.clients:
             if c.status == "published":
                 row = clients.setdefault(c.managed_id, [None, None, None, None])
+                held = row[slot]
+                if held is not None and (publishes[held].get("at") or "") > (
+                    entry.finished_at or ""
+                ):
+                    continue
                 row[slot], row[slot + 1] = index, c.billable_gb
         self._periods[(key, entry.period)] = data = _compacted(data)
         write_json(self._path(key, entry.period), data)

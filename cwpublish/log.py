@@ -55,8 +55,10 @@ def _get() -> Any:
             def emit(self, record: logging.LogRecord) -> None:
                 prefix = {"WARNING": "warning: ", "ERROR": "error: "}.get(record.levelname, "")
                 from cwpublish.redaction import redact
+                from cwpublish.sanitize import shown_lines
 
-                sys.stderr.write(f"cwpublish: {prefix}{redact(record.getMessage())}\n")
+                text = shown_lines(redact(record.getMessage()))  # no ESC reaches the terminal
+                sys.stderr.write(f"cwpublish: {prefix}{text}\n")
 
         _logger = logging.getLogger("cwpublish")
         _logger.handlers[:] = [Stderr()]

@@ -13,12 +13,12 @@ from datetime import date, datetime
 from typing import Any
 
 from cwpublish import credentials, log
-from cwpublish.advice import next_steps
+from cwpublish.advice import is_last_try, next_steps
 from cwpublish.config import Config, Partner, Smtp
-from cwpublish.errors import CwpublishError, NotificationError
+from cwpublish.errors import CwpublishError, NotificationError, unexpected
 from cwpublish.output import gb, short_reason, summary, table
 from cwpublish.period import zone
-from cwpublish.redaction import redact
+from cwpublish.redaction import clean_line, redact
 
 TEMPLATE_NAMES = ("publish.txt", "publish.html", "preflight.txt", "preflight.html")
 STATUS_COLOURS = {"published": "#1a7f37", "failed": "#cf222e", "skipped": "#57606a"}
@@ -32,20 +32,23 @@ def notify_publish(config: Config, partner: Partner, entry: dict) -> dict:
         return {"status": "not-configured", "recipients": recipients, "error": missing}
     try:
         send(config.smtp, publish_message(config, partner, entry))
-    except CwpublishError as e:
-        log.warning("%s: the email to %s was not sent: %s", partner.name, ", ".join(recipients), e)
-        return {"status": "failed", "recipients": recipients, "error": str(e)}
+    except Exception as e:  # an email never undoes or hides what was published
+        reason = str(e) if isinstance(e, CwpublishError) else unexpected("the email", e)
+        log.warning(
+            "%s: the email to %s was not sent: %s", partner.name, ", ".join(recipients), reason
+        )
+        return {"status": "failed", "recipients": recipients, "error": reason}
     return {"status": "sent", "recipients": recipients, "error": None}
 
 
 def subject_for(entry: dict) -> str:
     """The subject line: one line whatever the texts in the entry (a header must be)."""
-    from cwpublish.sanitize import one_line
-
     head = f"[cwpublish] {entry['partner']} {entry['period']}"
+    if is_last_try(entry):
+        head += " (last automatic try)"
     if entry["status"] == "failed":
-        return one_line(f"{head} FAILED: {short_reason(entry)}", 200)
-    return one_line(f"{head}: {summary(entry)}", 200)
+        return clean_line(f"{head} FAILED: {short_reason(entry)}", 200)  # masked, then cut
+    return clean_line(f"{head}: {summary(entry)}", 200)
 
 
 def publish_message(config: Config, partner: Partner, entry: dict):
@@ -230,8 +233,9 @@ def _with_server(smtp: Smtp, action) -> None:
     try:
         with connect(smtp, password) as server:
             action(server)
-    except (smtplib.SMTPException, ssl.SSLError, OSError) as e:
-        raise NotificationError(redact(_smtp_reason(smtp, e), password)) from None
+    except (smtplib.SMTPException, ssl.SSLError, OSError, ValueError) as e:
+        # ValueError: smtplib encoding a password or address it cannot send (UnicodeError)
+        raise NotificationError(_smtp_reason(smtp, e, password)) from None
 
 
 def connect(smtp: Smtp, password: str | None):
@@ -255,14 +259,28 @@ def connect(smtp: Smtp, password: str | None):
     return server
 
 
-def _smtp_reason(smtp: Smtp, e: Exception) -> str:
+def _smtp_reason(smtp: Smtp, e: Exception, password: str | None) -> str:
+    """One line saying why the SMTP server failed us; the server's own text is masked (the
+    password in any form: AUTH PLAIN and AUTH LOGIN echo it in base64) before it is cut."""
+    return clean_line(_smtp_failure(smtp, e, password), 400, password)
+
+
+def _smtp_failure(smtp: Smtp, e: Exception, password: str | None) -> str:
     import smtplib
     import socket
     import ssl
 
+    def said(text: str | bytes) -> str:  # the server's text, masked before it is cut
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        return clean_line(text, 200, password)
+
     where = f"{smtp.host}:{smtp.port}"
     if isinstance(e, smtplib.SMTPAuthenticationError):
-        return f"SMTP server {where} refused the login of {smtp.username} ({e.smtp_code})"
+        answer = said(e.smtp_error)
+        return f"SMTP server {where} refused the login of {smtp.username} ({e.smtp_code})" + (
+            f": {answer}" if answer else ""
+        )
     if isinstance(e, smtplib.SMTPRecipientsRefused):
         return f"SMTP server {where} refused the recipients {', '.join(e.recipients)}"
     if isinstance(e, ssl.SSLCertVerificationError):
@@ -274,8 +292,5 @@ def _smtp_reason(smtp: Smtp, e: Exception) -> str:
     if isinstance(e, ConnectionRefusedError):
         return f"cannot connect to SMTP server {where}: connection refused"
     if isinstance(e, smtplib.SMTPResponseException):
-        return (
-            f"SMTP server {where} answered {e.smtp_code}: "
-            f"{e.smtp_error.decode('utf-8', 'replace')[:200]}"
-        )
-    return f"SMTP server {where}: {type(e).__name__}: {str(e)[:200]}"
+        return f"SMTP server {where} answered {e.smtp_code}: {said(e.smtp_error)}"
+    return f"SMTP server {where}: {type(e).__name__}: {said(str(e))}"

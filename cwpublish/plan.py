@@ -15,11 +15,12 @@ from cwpublish import credentials, log
 from cwpublish.config import Client, Config, Partner
 from cwpublish.errors import EXIT_USAGE, CwpublishError, InputError
 from cwpublish.history import ClientResult
+from cwpublish.ledger import LEDGER_PERIODS
 from cwpublish.period import Period, default_period, zone
 from cwpublish.targets.base import NO_USAGE, NOT_SENT, NOT_SENT_TEXT, UsageRecord
 from cwpublish.usage import describe_source, read_usage
 
-MAX_BACKFILL_MONTHS = 60
+MAX_BACKFILL_MONTHS = LEDGER_PERIODS  # the ledger keeps every month a publish may write
 _FURTHEST_AHEAD = timezone(timedelta(hours=14))  # Line Islands: the first to reach a new month
 
 
@@ -157,6 +158,26 @@ def check_not_future(
         )
 
 
+def check_not_too_old(
+    partner: Partner, period: Period, option: str, now: datetime | None = None
+) -> None:
+    """InputError if `period` is older than the ledger keeps for the partner: the duplicate
+    and newer-month guards could not see it, so it could be published twice unnoticed."""
+    oldest = oldest_publishable(partner_month(partner, now))
+    if period < oldest:
+        raise InputError(
+            f"{option}: {period} is more than {LEDGER_PERIODS} months ago for partner "
+            f"{partner.name}; the oldest month it can publish is {oldest} (the ledger keeps "
+            f"{LEDGER_PERIODS} months, so an older one could be published twice unnoticed)"
+        )
+
+
+def oldest_publishable(current: Period) -> Period:
+    """The oldest month a publish may write: the ledger keeps every one from it to `current`."""
+    index = current.year * 12 + current.month - 1 - (LEDGER_PERIODS - 1)
+    return Period(index // 12, index % 12 + 1)
+
+
 def select_clients(partner: Partner, wanted: Iterable[str]) -> list[Client]:
     """`--client` names or Managed IDs matched in this partner; all `publish: true` if none."""
     wanted = list(wanted)
@@ -283,6 +304,7 @@ def plan_manual(
         options = periods if isinstance(periods, Periods) else Periods(named)
         for partner in partners:
             check_not_future(partner, named[0], options.first_option, now)
+            check_not_too_old(partner, named[0], options.first_option, now)
             if not options.open_end:
                 check_not_future(partner, named[-1], options.last_option, now)
     plans = []
@@ -304,25 +326,6 @@ def plan_manual(
             "no clients selected: every client has `publish: false`; name them with --client"
         )
     return plans
-
-
-def check_period_rule(plans: list[Plan], force: bool) -> None:
-    """InputError for a plan whose target holds one value, not one per month (a REST agreement
-    addition), when its period is not the partner's current one: publishing October's GB in
-    November would overwrite what November's invoice bills. --force overrides."""
-    from cwpublish.targets import settings_module
-
-    if force:
-        return
-    for plan in plans:
-        rule = getattr(settings_module(plan.partner.connectwise.api), "single_period", None)
-        reason = rule(plan.partner.connectwise) if rule else None
-        current = partner_period(plan.partner)
-        if reason and plan.period != current:
-            raise InputError(
-                f"{plan.partner.name}: {reason}, so only its current period {current} is "
-                f"published; {plan.period} would replace it (add --force if that is intended)"
-            )
 
 
 def check_source_has_period(partner: Partner, period: Period) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from cwpublish.config import Partner
-from cwpublish.errors import EXIT_OK, EXIT_USAGE, CwpublishError
+from cwpublish.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CwpublishError, unexpected
 
 
 @dataclass
@@ -27,7 +27,15 @@ class Check:
 
 def online_checks(partner: Partner, selected_only: bool = False) -> list[Check]:
     """Log in to the partner's ConnectWise and verify every client key (or only those of
-    clients with `publish: true`: the night-before check warns about what would fail)."""
+    clients with `publish: true`: the night-before check warns about what would fail).
+    Whatever the target raises (an answer it cannot read) is a failed check, never a crash."""
+    try:
+        return _online_checks(partner, selected_only)
+    except Exception as e:
+        return [Check("fail", partner.name, unexpected("the online check", e), EXIT_FAILED)]
+
+
+def _online_checks(partner: Partner, selected_only: bool) -> list[Check]:
     from cwpublish.connect import open_target, preflight
 
     name = partner.name

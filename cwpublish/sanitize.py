@@ -46,6 +46,20 @@ def all_one_line(texts: list[str]) -> bool:
     )
 
 
+def shown(text: str) -> str:
+    """`text` with every control or separator character shown escaped (`\\x1b`, `\\n`) and
+    nothing else changed (spaces kept: a name's double space is part of it); safe to print
+    as one terminal line."""
+    if not _UNSAFE.search(text):
+        return text
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+
+
+def shown_lines(text: str) -> str:
+    """shown() on each line of `text` (a message of several lines stays several lines)."""
+    return "\n".join(shown(line) for line in text.split("\n"))
+
+
 def is_clean(text: str) -> bool:
     """Whether `text` is already safe (no control or separator characters)."""
     return not _UNSAFE.search(text)

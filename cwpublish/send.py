@@ -2,15 +2,23 @@
 
 The pre-flight runs first; clients whose key ConnectWise does not know are failed without being
 sent; the rest go to the target, which returns one result per record. Nothing is raised: every
-failure ends in the entry, with its kind (for advice) and the exit code outcome.py derives.
-"""
+failure ends in the entry, with its kind (for advice) and the exit code outcome.py derives --
+anything a target raises too (an answer its reader chokes on, an odd id), whatever the phase:
+opening, pre-flight, listing keys, sending (a failure closing it is a warning)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from cwpublish import interrupt, journal, log
-from cwpublish.connect import open_target, preflight
+from cwpublish.connect import (
+    CLOSING,
+    OPENING,
+    PREFLIGHT,
+    SENDING,
+    open_target,
+    preflight,
+)
 from cwpublish.errors import (
     EXIT_FAILED,
     EXIT_OK,
@@ -18,6 +26,7 @@ from cwpublish.errors import (
     CwpublishError,
     LoginRejected,
     StateError,
+    unexpected,
 )
 from cwpublish.history import ClientResult, Entry
 from cwpublish.outcome import finish
@@ -28,6 +37,7 @@ from cwpublish.targets.base import (
     UNKNOWN_KEY,
     Progress,
     RecordResult,
+    Target,
     UsageRecord,
 )
 
@@ -57,7 +67,11 @@ def execute(plan: Plan, progress: Progress | None = None, state_dir: Path | None
         entry.clients += plan.failed
         reason = "nothing to send: no selected client has usage" if plan.failed else None
         return finish(entry, reason, EXIT_USAGE if plan.failed else EXIT_OK)
-    results, error, code = _send(plan, entry, progress, state_dir)
+    try:
+        results, error, code = _send(plan, entry, progress, state_dir)
+    except Exception as e:  # a bug of ours while publishing: this partner fails, others go on
+        error, code = unexpected(SENDING, e), EXIT_FAILED
+        results = [_row(RecordResult(r, NOT_SENT_TEXT, NOT_SENT)) for r in plan.to_send]
     entry.clients += results + plan.failed
     finish(entry, error, code)
     if interrupt.requested() and any(r.kind == NOT_SENT for r in entry.clients):
@@ -83,7 +97,10 @@ def _send(
         target = open_target(plan.partner)
     except CwpublishError as e:
         return fail_all(str(e)), str(e), e.exit_code if e.exit_code != EXIT_OK else EXIT_FAILED
-    with target:
+    except Exception as e:  # whatever a transport raises is this partner's failure
+        reason = unexpected(OPENING, e)
+        return fail_all(reason), reason, EXIT_FAILED
+    try:
         try:
             check = preflight(target)
         except LoginRejected as e:
@@ -94,6 +111,9 @@ def _send(
             return fail_all(reason), reason, e.exit_code
         except CwpublishError as e:
             return fail_all(str(e)), str(e), EXIT_FAILED
+        except Exception as e:
+            reason = unexpected(PREFLIGHT, e)
+            return fail_all(reason), reason, EXIT_FAILED
         if check.known_error:
             log.warning(
                 "%s: could not verify Managed IDs (%s); sending anyway",
@@ -103,8 +123,26 @@ def _send(
         to_send, unknown = _split_known(target, plan.to_send, check.known)
         if state_dir is not None:
             _journal(state_dir, entry, plan, to_send, unknown)
-        sent = target.send(to_send, progress)
+        try:
+            sent = target.send(to_send, progress)
+        except Exception as e:  # which records ConnectWise took is unknown: all are sent again
+            reason = unexpected(SENDING, e)
+            rows = [RecordResult(r, NOT_SENT_TEXT, NOT_SENT) for r in to_send]
+            return [_row(r) for r in unknown + rows], reason, EXIT_FAILED
+    finally:
+        _close(target, entry)
     return [_row(r) for r in unknown + sent.results], sent.stopped_by, None
+
+
+def _close(target: Target, entry: Entry) -> None:
+    """Close the target; a failure to close changes no result (what was sent stands): it is a
+    warning, in the entry and on stderr."""
+    try:
+        target.close()
+    except Exception as e:
+        problem = str(e) if isinstance(e, CwpublishError) else unexpected(CLOSING, e)
+        log.warning("%s: %s", entry.partner, problem)
+        entry.warnings.append(problem)
 
 
 def _journal(

@@ -22,6 +22,7 @@ from typing import Any
 from cwpublish.config import UsageSource
 from cwpublish.errors import InputError
 from cwpublish.period import Period
+from cwpublish.redaction import clean_line
 
 MAX_GB = Decimal("1000000000000")  # 1 ZB; anything above is a unit mistake, not a backup
 # A plain decimal number in ASCII digits: Decimal() alone would also take "1_000", "١٢" and
@@ -246,7 +247,7 @@ def _run_command(command: str, cwd: Path, period: Period) -> str:
         raise InputError(f"usage command `{command}` could not start: {e.strerror}") from None
     if proc.returncode != 0:
         last = (proc.stderr.decode("utf-8", "replace").strip().splitlines() or [""])[-1]
-        detail = f": {last[:200]}" if last else ""
+        detail = f": {clean_line(last, 200)}" if last else ""  # masked, then cut
         raise InputError(
             f"usage command `{command}` exited with {proc.returncode} for {period}{detail}"
         )

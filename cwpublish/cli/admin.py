@@ -8,6 +8,7 @@ import click
 
 from cwpublish.cli.base import Group, State, cli, dump, exit_code_help, partner_option
 from cwpublish.errors import EXIT_USAGE, InputError
+from cwpublish.sanitize import shown
 
 
 @cli.group(cls=Group, invoke_without_command=True, epilog=exit_code_help("history"))
@@ -100,7 +101,7 @@ def check_config(obj: State, partners: tuple[str, ...], online: bool, as_json: b
             )
         else:
             for p in e.problems:
-                click.echo(f"✗ {e.path}: {p}")
+                click.echo(shown(f"✗ {e.path}: {p}"))
         sys.exit(EXIT_USAGE)
     checks = run_checks(config, partners, online)
     code = worst_exit_code([c.exit_code for c in checks if c.status == "fail"])
@@ -109,7 +110,7 @@ def check_config(obj: State, partners: tuple[str, ...], online: bool, as_json: b
     else:
         marks = {"ok": "✓", "warn": "!", "fail": "✗"}
         for c in checks:
-            click.echo(f"{marks[c.status]} [{c.scope}] {c.message}")
+            click.echo(shown(f"{marks[c.status]} [{c.scope}] {c.message}"))  # ESC shown, not run
     if code:
         sys.exit(code)
 
@@ -179,7 +180,7 @@ def credentials_set(obj: State, partner: str | None, smtp: bool) -> None:
         if len(secret) > _MAX_SECRET:
             raise InputError(f"stdin: a password of at most {_MAX_SECRET} characters, please")
     creds.set_secret(key, secret)
-    click.echo(f"Stored the {what} in the keyring ({creds.backend_name()}).")
+    click.echo(shown(f"Stored the {what} in the keyring ({creds.backend_name()})."))
     _warn_if_file_wins(key)
 
 
@@ -190,8 +191,10 @@ def _warn_if_file_wins(key: str) -> None:
     path = creds.secret_file(key)
     if path is not None:
         click.echo(
-            f"cwpublish: warning: {path} exists and takes precedence over the keyring "
-            f"($CREDENTIALS_DIRECTORY); change or remove that file too",
+            shown(
+                f"cwpublish: warning: {path} exists and takes precedence over the keyring "
+                f"($CREDENTIALS_DIRECTORY); change or remove that file too"
+            ),
             err=True,
         )
 
@@ -222,9 +225,9 @@ def credentials_status(obj: State, as_json: bool) -> None:
         for item in items:
             if item["present"]:
                 where = item["source"].replace("file:", "file ", 1)
-                click.echo(f"✓ {item['name']}: present ({where})")
+                click.echo(shown(f"✓ {item['name']}: present ({where})"))
             else:
-                click.echo(f"✗ {item['name']}: {item.get('problem', 'missing')}")
+                click.echo(shown(f"✗ {item['name']}: {item.get('problem', 'missing')}"))
     missing = [i for i in items if not i["present"]]
     if missing:
         sys.exit(EXIT_USAGE)
@@ -259,4 +262,4 @@ def credentials_delete(obj: State, partner: str | None, smtp: bool) -> None:
     _warn_if_file_wins(key)
     if not creds.delete_secret(key):
         raise InputError(f"the {what} was not in the keyring")
-    click.echo(f"Deleted the {what}.")
+    click.echo(shown(f"Deleted the {what}."))

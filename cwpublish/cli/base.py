@@ -36,23 +36,35 @@ class Group(click.Group):
         except CwpublishError as e:
             from cwpublish.redaction import redact
 
-            text = redact(str(e))
-            for line in text.splitlines():
-                click.echo(f"cwpublish: error: {line}", err=True)
-            if isinstance(ctx.obj, State) and ctx.obj.json:
-                dump({"status": "error", "exit_code": e.exit_code, "error": text, "entries": []})
-            ctx.exit(e.exit_code)
+            _fail(ctx, redact(str(e)), e.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except Exception as e:  # a bug: one line, not a traceback (CWPUBLISH_DEBUG=1 shows it)
             if os.environ.get("CWPUBLISH_DEBUG"):
                 raise
-            click.echo(
-                f"cwpublish: internal error ({type(e).__name__}): {str(e)[:200]}; "
-                "run with CWPUBLISH_DEBUG=1 for details and please report it",
-                err=True,
-            )
-            ctx.exit(EXIT_FAILED)
+            _fail(ctx, internal_error_text(e), EXIT_FAILED, label="")
+
+
+def internal_error_text(e: BaseException) -> str:
+    """The one line for a bug: its type and text, every secret masked before it is cut."""
+    from cwpublish.redaction import clean_line
+
+    return (
+        f"internal error ({type(e).__name__}): {clean_line(str(e), 200)}; "
+        "run with CWPUBLISH_DEBUG=1 for details and please report it"
+    )
+
+
+def _fail(ctx: click.Context, text: str, code: int, label: str = "error: ") -> None:
+    """Say why the command failed (each line, controls shown escaped), as JSON too with --json,
+    and exit with `code`."""
+    from cwpublish.sanitize import shown
+
+    for line in text.strip("\n").split("\n"):  # only \n: a CR or U+2028 is shown escaped
+        click.echo(f"cwpublish: {label}{shown(line)}", err=True)
+    if isinstance(ctx.obj, State) and ctx.obj.json:
+        dump({"status": "error", "exit_code": code, "error": text, "entries": []})
+    ctx.exit(code)
 
 
 class State:

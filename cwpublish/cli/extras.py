@@ -6,6 +6,8 @@ import click
 
 from cwpublish.cli.base import State, cli, exit_code_help, partner_option
 from cwpublish.errors import InputError
+from cwpublish.sanitize import shown
+from cwpublish.user_files import make_parents, write_text
 
 
 @cli.command(epilog=exit_code_help("init"))
@@ -28,14 +30,15 @@ def init(obj: State) -> None:
         raise InputError(f"{path}: already exists; not overwritten")
     text = (resources.files("cwpublish") / "data" / "config.example.yaml").read_text("utf-8")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "x", encoding="utf-8") as f:
-            f.write(text)
+        make_parents(path)  # 0700 folders, a 0600 file, whatever the umask
+        write_text(path, text, new=True)
+    except FileExistsError:
+        raise InputError(f"{path}: already exists; not overwritten") from None
     except OSError as e:
         raise InputError(f"{path}: cannot write: {e.strerror}") from None
-    c = f"cwpublish -c {path}" if obj.config_path else "cwpublish"
+    c = f"cwpublish -c {shown(str(path))}" if obj.config_path else "cwpublish"
     click.echo(
-        f"Wrote a commented configuration to {path}. Next:\n"
+        f"Wrote a commented configuration to {shown(str(path))}. Next:\n"
         "  1. Edit it: ConnectWise site, Company ID, integrator login, Management IT "
         "Name, usage source, clients.\n"
         f"  2. {c} credentials set --partner acme\n"
@@ -92,10 +95,10 @@ def report(
         from pathlib import Path
 
         try:
-            Path(output).write_text(text, encoding="utf-8")
+            write_text(Path(output), text)  # never group/world-writable, whatever the umask
         except OSError as e:
             raise InputError(f"--output {output}: cannot write: {e.strerror}") from None
-        click.echo(f"Wrote the {data['period']} report of {p.name} to {output}.", err=True)
+        click.echo(shown(f"Wrote the {data['period']} report of {p.name} to {output}."), err=True)
     elif not send_email:
         click.echo(text, nl=False)
     if send_email:

@@ -62,8 +62,8 @@ from cwpublish.errors import InputError
 @click.option(
     "--force",
     is_flag=True,
-    help="Publish clients already published for the period (manual), or a done "
-    "period again (--scheduled).",
+    help="Publish clients already published for the period, or an older month over a newer "
+    "one ConnectWise holds (manual); a done period again (--scheduled).",
 )
 @click.pass_obj
 def publish(
@@ -87,7 +87,9 @@ def publish(
     Without --scheduled this publishes now: the current month in the partner's time zone (or
     last month with schedule.period: previous), --month, or each month of --from/--to (oldest
     first; stops at the first month that fails entirely). Clients already published for a
-    period are only sent again deliberately: on a terminal it asks, otherwise it needs --force.
+    period are only sent again deliberately, and a month older than the one ConnectWise holds
+    for a client (it holds one value) only replaces it deliberately: on a terminal it asks,
+    otherwise it needs --force.
     With --retry ID it publishes again exactly the clients of that history entry that did not
     reach ConnectWise (failed, or unanswered in a killed run), for the entry's partner and
     period; with none left it says so and exits 0.
@@ -161,6 +163,16 @@ class _TerminalPrompter:
         listing = "\n".join(f"  {d}" for d in duplicates)
         click.echo(f"Already published for the period:\n{listing}", err=True)
         return click.confirm("Publish these clients AGAIN?", default=False, err=True)
+
+    def confirm_overwrites(self, overwrites) -> bool:
+        from cwpublish.overwrites import safe_advice
+
+        listing = "\n".join(f"  {o}" for o in overwrites)
+        advice = "\n".join(safe_advice(overwrites))
+        click.echo(f"ConnectWise holds a newer month for:\n{listing}\n{advice}", err=True)
+        return click.confirm(
+            "Send the older month(s) anyway, replacing the newer one?", default=False, err=True
+        )
 
     def confirm_plans(self, plans) -> bool:
         from cwpublish import output
@@ -244,14 +256,15 @@ def _apis(config) -> dict[str, str]:
 def _print_result(result, as_json: bool, apis: dict[str, str] | None = None) -> None:
     entries = [e.to_dict() for e in result.entries]
     if as_json:
-        dump(
-            {
-                "status": result.status,
-                "exit_code": result.exit_code,
-                "entries": entries,
-                "not_attempted": [{"partner": p, "period": m} for p, m in result.not_attempted],
-            }
-        )
+        doc = {
+            "status": result.status,
+            "exit_code": result.exit_code,
+            "entries": entries,
+            "not_attempted": [{"partner": p, "period": m} for p, m in result.not_attempted],
+        }
+        if result.state_error:  # ConnectWise has it; these files do not (exit 4)
+            doc["not_recorded"] = result.state_error
+        dump(doc)
         return
     if entries:  # the nightly no-op prints nothing and loads no output code
         from cwpublish import output
@@ -262,6 +275,8 @@ def _print_result(result, as_json: bool, apis: dict[str, str] | None = None) -> 
     if result.not_attempted:
         left = ", ".join(f"{p} {m}" for p, m in result.not_attempted)
         click.echo(f"cwpublish: stopped after a failed month; not attempted: {left}", err=True)
+    if result.state_error:
+        click.echo(f"cwpublish: published, but not recorded: {result.state_error}", err=True)
 
 
 def _plan_rows(plan) -> list[list[str]]:

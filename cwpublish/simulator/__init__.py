@@ -39,8 +39,9 @@ and "content_type"), "huge_mib": 20, "redirect": "https://elsewhere/" (HTTP 307 
 http_status, with that Location), "dribble": 0.5 (the answer one byte per 0.5 s)}.
 For REST, "operation" is the start of "METHOD /path-after-apis/3.0" (case-insensitive), e.g.
 {"operation": "PATCH /company/configurations", "http_status": 429, "retry_after": 1}; REST
-answers http_status with a JSON error, raw as text/plain (status http_status, default 200),
-html as a 502 page; a rule without "operation" matches SOAP and REST requests alike.
+answers http_status with a JSON error, raw as text/plain or content_type (status http_status,
+default 200), html as a 502 page; a rule without "operation" matches SOAP and REST requests
+alike.
 GET / shows the "Configuration tab" of every company, then the REST side's records.
 """
 

@@ -158,7 +158,7 @@ def _fault_reply(rule: dict) -> _Reply | None:
         return _Reply(int(rule.get("http_status", 502)), BAD_GATEWAY, "text/html", headers)
     if rule.get("raw") is not None:
         return _Reply(int(rule.get("http_status", 200)), str(rule["raw"]).encode("utf-8"),
-                      "text/plain; charset=utf-8", headers)
+                      rule.get("content_type") or "text/plain; charset=utf-8", headers)
     if rule.get("http_status"):
         status = int(rule["http_status"])
         message = rule.get("message") or f"Simulated fault: HTTP {status}."

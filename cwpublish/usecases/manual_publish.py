@@ -1,4 +1,9 @@
-"""A manual publish: plan -> duplicate guard -> confirmation (through a callback) -> send.
+"""A manual publish: plan -> guard -> confirmation (through a callback) -> send.
+
+The guard is one step (guard()): clients already published for the period (duplicates.py),
+then clients this run would leave holding an older month than ConnectWise holds now
+(overwrites.py, which also covers an agreement addition's single quantity). A person is asked
+about each; a script is refused (exit 2) unless --force, with the safe choice named first.
 
 Backfills (--from/--to) start only when every month can run, go oldest first, and stop at the
 first month that fails entirely. A retry (--retry ID) plans exactly the clients of one history
@@ -16,18 +21,25 @@ from typing import Protocol
 from cwpublish import log
 from cwpublish.config import Config
 from cwpublish.duplicates import Duplicate, drop_duplicates, duplicate_keys, find_duplicates
-from cwpublish.errors import EXIT_OK, Aborted, CwpublishError, InputError
+from cwpublish.errors import EXIT_OK, Aborted, CwpublishError, InputError, StateError
 from cwpublish.outcome import RunResult, dry_run_exit_code, preview_outcome
+from cwpublish.overwrites import (
+    Overwrite,
+    drop_overwrites,
+    find_overwrites,
+    overwrite_keys,
+    refusal,
+)
 from cwpublish.period import Period
 from cwpublish.plan import (
     Plan,
     check_backfill,
-    check_period_rule,
     default_initiated_by,
     plan_manual,
     plan_partner,
     resolve_periods,
 )
+from cwpublish.recording import catch_up
 from cwpublish.targets.base import Progress
 
 
@@ -66,6 +78,9 @@ class Prompter(Protocol):
     def confirm_duplicates(self, duplicates: list[Duplicate]) -> bool:
         """Publish these already-published clients again?"""
 
+    def confirm_overwrites(self, overwrites: list[Overwrite]) -> bool:
+        """Leave these clients holding an older month than ConnectWise holds now?"""
+
     def confirm_plans(self, plans: list[Plan]) -> bool:
         """Send these plans?"""
 
@@ -92,12 +107,9 @@ def _plans(config: Config, req: ManualRequest) -> tuple[list[Plan], bool]:
                 "--to": req.last,
             }
         )
-        plans = plan_retry(config, req.retry, who)
-        check_period_rule(plans, req.force)
-        return plans, False
+        return plan_retry(config, req.retry, who), False
     periods = resolve_periods(req.month, req.first, req.last)
     plans = plan_manual(config, req.partners, req.clients, periods, who)
-    check_period_rule(plans, req.force)
     return plans, len(periods) > 1
 
 
@@ -205,40 +217,76 @@ def publish_manual(
     plans, backfill = _plans(config, req)
     if backfill:
         check_backfill(plans)
-    accepted: list[Duplicate] = []
+    with PublishLock(config.state_dir):  # a run that could not record finishes first
+        unrecorded = catch_up(config)
+    if unrecorded:  # the guards would not see it: sending now could send it again blindly
+        raise StateError(
+            f"not published: an earlier publish is still not recorded: {'; '.join(unrecorded)}"
+            "; make the state directory writable and run again"
+        )
+    accepted = Accepted()
     if not req.force:
-        plans, accepted = _guard(find_duplicates(config.state_dir, plans), plans, prompter)
+        plans = guard(config, plans, prompter, accepted)
     if prompter.interactive and not prompter.confirm_plans(plans):
         raise Aborted("aborted; nothing was sent")
     with PublishLock(config.state_dir):
         if not req.force:
-            now = find_duplicates(config.state_dir, plans)
-            changed = [d for d in now if d not in accepted]
-            if changed:
-                log.warning("published by someone else while you were asked; asking again")
-                plans, _ = _guard(changed, plans, prompter)
+            plans = guard(config, plans, prompter, accepted, again=True)
         return execute_locked(config, plans, progress, req.notify, stop_on_failure=backfill)
 
 
-def _guard(
-    duplicates: list[Duplicate], plans: list[Plan], prompter: Prompter
-) -> tuple[list[Plan], list[Duplicate]]:
-    """(plans to send, duplicates the user accepted): refuse a script, ask a person."""
-    if not duplicates:
-        return plans, []
-    if not prompter.interactive:
-        listing = "\n".join(f"  {d}" for d in duplicates)
-        raise InputError(
-            f"{len(duplicates)} client(s) were already published for the "
-            f"period; nothing was sent. Add --force to publish them again:"
-            f"\n{listing}"
-        )
-    if prompter.confirm_duplicates(duplicates):
-        return plans, duplicates
-    plans = drop_duplicates(plans, duplicates)
+@dataclass
+class Accepted:
+    """What the user already accepted at the guard: not asked again under the lock."""
+
+    duplicates: list[Duplicate] = field(default_factory=list)
+    overwrites: list[Overwrite] = field(default_factory=list)
+
+
+def guard(
+    config: Config, plans: list[Plan], prompter: Prompter, accepted: Accepted, again: bool = False
+) -> list[Plan]:
+    """The one guard before sending: duplicates, then older-than-held months. A script is
+    refused (InputError, exit 2, nothing sent); a person is asked about each, and what they
+    decline is left out. What `accepted` holds is not asked again (`again`: under the lock,
+    after the confirmation, where anything new was published by someone else meanwhile)."""
+    state_dir = config.state_dir
+    duplicates = [d for d in find_duplicates(state_dir, plans) if d not in accepted.duplicates]
+    if duplicates:
+        _changed(again)
+        if not prompter.interactive:
+            listing = "\n".join(f"  {d}" for d in duplicates)
+            raise InputError(
+                f"{len(duplicates)} client(s) were already published for the "
+                f"period; nothing was sent. Add --force to publish them again:"
+                f"\n{listing}"
+            )
+        if prompter.confirm_duplicates(duplicates):
+            accepted.duplicates += duplicates
+        else:
+            plans = _left(drop_duplicates(plans, duplicates))
+    overwrites = [o for o in find_overwrites(state_dir, plans) if o not in accepted.overwrites]
+    if overwrites:
+        _changed(again)
+        if not prompter.interactive:
+            raise InputError(refusal(overwrites))
+        if prompter.confirm_overwrites(overwrites):
+            accepted.overwrites += overwrites
+        else:
+            plans = _left(drop_overwrites(plans, overwrites))
+    return plans
+
+
+def _changed(again: bool) -> None:
+    if again:
+        log.warning("published by someone else while you were asked; asking again")
+
+
+def _left(plans: list[Plan]) -> list[Plan]:
+    """The plans left after a "no"; Aborted when none is."""
     if not plans:
         raise Aborted("aborted; nothing was sent")
-    return plans, []
+    return plans
 
 
 def execute_locked(
@@ -265,8 +313,13 @@ def dry_run(config: Config, req: ManualRequest, bodies: bool = False) -> DryRun:
     request of each plan's first call, for -v)."""
     plans, _ = _plans(config, req)
     duplicates = [] if req.force else find_duplicates(config.state_dir, plans)
-    previews = [preview(plan, duplicate_keys(duplicates, plan)) for plan in plans]
-    result = DryRun(previews, dry_run_exit_code(previews, bool(duplicates)))
+    overwrites = [] if req.force else find_overwrites(config.state_dir, plans)
+    previews = [
+        preview(plan, duplicate_keys(duplicates, plan), overwrite_keys(overwrites, plan))
+        for plan in plans
+    ]
+    refused = bool(duplicates or overwrites)
+    result = DryRun(previews, dry_run_exit_code(previews, refused))
     if bodies:
         from cwpublish.targets import target_class
 
@@ -278,21 +331,31 @@ def dry_run(config: Config, req: ManualRequest, bodies: bool = False) -> DryRun:
     return result
 
 
-def preview(plan: Plan, duplicates: set[str]) -> dict:
-    """What a plan would do, shaped like a history entry (for --dry-run and its --json)."""
-    clients = [
-        {
-            "name": r.client,
-            "managed_id": r.key,
-            "billable_gb": float(r.billable_gb),
-            "status": "duplicate" if r.key in duplicates else "would-publish",
-            "error": "already published for this period; needs --force"
-            if r.key in duplicates
-            else None,
-            "kind": None,
-        }
-        for r in plan.to_send
-    ]
+def preview(
+    plan: Plan, duplicates: set[str], newer: dict[str, Overwrite] | None = None
+) -> dict:
+    """What a plan would do, shaped like a history entry (for --dry-run and its --json).
+
+    A client is `duplicate` (already published for the period), `newer-held` (ConnectWise
+    holds a newer month, its `held`, that this run would replace for good) or `would-publish`.
+    """
+    newer = newer or {}
+
+    def row(r) -> dict:
+        found = {"name": r.client, "managed_id": r.key, "billable_gb": float(r.billable_gb),
+                 "status": "would-publish", "error": None, "kind": None}
+        if r.key in duplicates:
+            found.update(status="duplicate",
+                         error="already published for this period; needs --force")
+        elif r.key in newer:
+            held = newer[r.key]
+            found.update(status="newer-held", held=held.held, error=(
+                f"ConnectWise holds {held.held} ({held.since}), newer than {plan.period}: it "
+                "would be replaced; needs --force"
+            ))
+        return found
+
+    clients = [row(r) for r in plan.to_send]
     clients += [
         {
             "name": c.name,

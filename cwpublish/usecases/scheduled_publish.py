@@ -5,12 +5,19 @@ nothing is due. With nothing due the run imports no transport, history or output
 no client (config_clients.py), so cron's nightly no-op stays fast however many clients there
 are. The night before a partner's day, its pre-flight runs and the managers are warned once if
 tomorrow's publish would fail.
+
+A due period is remembered as attempted (schedule.json) before anything is built or sent, so a
+night that fails in any way -- ConnectWise down, some clients refused, a killed run -- is tried
+again on the following nights (schedule.py). Each entry that did not publish everything carries
+`scheduled_retry` {first_try, next_try, last_try}: when the schedule tries again (next_try null:
+this was the last try), which the output and the managers' email state (advice.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cwpublish import log
@@ -19,12 +26,26 @@ from cwpublish.errors import ConfigError
 from cwpublish.outcome import RunResult
 from cwpublish.period import Period, zone
 from cwpublish.ping import ping
-from cwpublish.schedule import Decision, decide, observe
+from cwpublish.schedule import Attempt, DayState, Decision, decide, next_try, observe, retry_end
 from cwpublish.schedule_state import ScheduleState
 from cwpublish.state_keys import state_key
 
 if TYPE_CHECKING:  # imported where used, so the nightly no-op stays light
+    from cwpublish.history import Entry
     from cwpublish.ledger import Ledger
+    from cwpublish.plan import Plan
+
+
+@dataclass(frozen=True)
+class Due:
+    """A partner publishing tonight, with what its retries are judged by."""
+
+    partner: Partner
+    key: str
+    period: Period
+    today: date
+    day_state: DayState
+    attempt: Attempt
 
 
 def run_scheduled(
@@ -35,12 +56,13 @@ def run_scheduled(
     now: datetime | None = None,
     notify: bool = True,
 ) -> RunResult:
-    """Publish each partner whose day it is and whose period is not done.
+    """Publish each partner whose day it is (or whose failed period is retried) and whose
+    period is not done.
 
-    Every decision is taken first; then the clients of each partner that acts tonight (due,
-    or its night-before check) are built -- validated, when they come from the parse cache --
-    before anything is pinged or sent, so a problem stops the run (exit 2) listing them all.
-    A partner that is not due has no client built.
+    Every decision is taken first, and the attempts recorded; then the clients of each partner
+    that acts tonight (due, or its night-before check) are built -- validated, when they come
+    from the parse cache -- before anything is pinged or sent, so a problem stops the run
+    (exit 2) listing them all. A partner that is not due has no client built.
     """
     now = now or datetime.now(UTC)
     partners = list(config.partners)
@@ -52,14 +74,12 @@ def run_scheduled(
     keys = [state_key(p) for p in partners]
     state = ScheduleState(config.state_dir)
     if not partner_names:
-        state.forget_except(set(keys))
+        state.prune(now.date(), set(keys))
     ledger: Ledger | None = None
 
     def done(partner: Partner) -> Callable[[Period], bool]:
         def is_done(period: Period) -> bool:
             nonlocal ledger
-            if force:
-                return False
             if ledger is None:
                 from cwpublish.ledger import Ledger
 
@@ -68,31 +88,40 @@ def run_scheduled(
 
         return is_done
 
-    tonight: list[tuple[Partner, str, Decision, Decision | None]] = []
+    tonight: list[tuple[Partner, str, Decision, Decision | None, Due | None]] = []
     for partner, key in zip(partners, keys, strict=True):
         assert partner.schedule is not None
         today = now.astimezone(zone(partner.timezone)).date()
         day_state = observe(state.get(key), partner.schedule, today)
         state.set(key, day_state)
-        decision = decide(today, partner.schedule, day_state, done(partner))
+        decision = decide(
+            today, partner.schedule, day_state, done(partner), state.attempt(key), force
+        )
+        state.set_attempt(key, decision.attempt)
+        if decision.given_up:
+            _report_given_up(partner, decision.given_up)
+        due = None
+        if decision.due and decision.period and decision.attempt:
+            due = Due(partner, key, decision.period, today, day_state, decision.attempt)
         check = None  # tomorrow's decision, when its night-before check is to run tonight
         next_day = today + timedelta(days=1)
-        if not (decision.due and decision.period) and next_day.day == partner.schedule.day:
-            tomorrow = decide(next_day, partner.schedule, day_state, done(partner))
+        if due is None and next_day.day == partner.schedule.day:
+            tomorrow = decide(next_day, partner.schedule, day_state, done(partner), None, force)
             if (
                 tomorrow.due
                 and tomorrow.run_date == next_day
                 and state.preflight_date(key) != tomorrow.run_date
             ):
                 check = tomorrow
-        tonight.append((partner, key, decision, check))
-    _build_clients(config, [p for p, _, d, c in tonight if (d.due and d.period) or c])
-    due: list[tuple[Partner, Period]] = []
-    for partner, key, decision, check in tonight:
+        tonight.append((partner, key, decision, check, due))
+    state.save()  # attempts first: a night that fails from here on is retried
+    _build_clients(config, [p for p, _, _, c, d in tonight if d or c])
+    dues: list[Due] = []
+    for partner, key, decision, check, due in tonight:
         assert partner.schedule is not None
         log.info("%s: %s", partner.name, decision.reason)
-        if decision.due and decision.period:
-            due.append((partner, decision.period))
+        if due:
+            dues.append(due)
             continue
         ping(partner.schedule.ping_url)  # the nightly "still alive" ping
         if check is not None and check.run_date is not None:
@@ -101,11 +130,27 @@ def run_scheduled(
             state.set_preflight(key, check.run_date)
             warn_if_tomorrow_fails(config, partner, check, notify)
     state.save()
-    if not due:
+    if not dues:
         return RunResult()
     from cwpublish.plan import default_initiated_by
 
-    return _publish_due(config, due, initiated_by or default_initiated_by(), force, notify)
+    return _publish_due(
+        config, dues, initiated_by or default_initiated_by(), force, notify, state
+    )
+
+
+def _report_given_up(partner: Partner, attempt: Attempt) -> None:
+    """A period whose retries ended undone while no run made its last try: said once."""
+    log.warning(
+        "%s: %s was NOT published automatically: it failed on %s, was last tried on %s, and "
+        "its retries have ended; publish it with: cwpublish publish --partner %s --month %s",
+        partner.name,
+        attempt.period,
+        attempt.first_try,
+        attempt.tried,
+        partner.name,
+        attempt.period,
+    )
 
 
 def _build_clients(config: Config, partners: list[Partner]) -> None:
@@ -122,26 +167,40 @@ def _build_clients(config: Config, partners: list[Partner]) -> None:
 
 
 def _publish_due(
-    config: Config, due: list[tuple[Partner, Period]], initiated_by: str, force: bool, notify: bool
+    config: Config,
+    dues: list[Due],
+    initiated_by: str,
+    force: bool,
+    notify: bool,
+    state: ScheduleState,
 ) -> RunResult:
-    """Plan the clients still pending of each due partner, then send them (run_plans)."""
+    """Plan the clients still pending of each due partner, then send them (run_plans); a
+    period done tonight is closed in `state`, so it is not tried again."""
     from cwpublish.history import ClientResult
     from cwpublish.ledger import Ledger
     from cwpublish.lock import PublishLock
     from cwpublish.plan import plan_partner
+    from cwpublish.recording import catch_up
     from cwpublish.run_plans import run_plans
 
+    retried: dict[str, Due] = {}  # partner -> its retries, unless --force redid a done period
     with PublishLock(config.state_dir):
+        catch_up(config)  # an entry an earlier run could not record reaches the ledger first
         ledger = Ledger(config.state_dir)  # read under the lock: another run may have finished
         plans = []
-        for partner, period in due:
+        for due in dues:
+            partner = due.partner
             assert partner.schedule is not None
             selected = [c for c in partner.clients if c.publish]
-            pending = selected if force else pending_clients(ledger, partner, period)
+            pending = pending_clients(ledger, partner, due.period)
+            if pending:
+                retried[partner.name] = due
+            if force:
+                pending = selected
             if not pending:  # another run finished it while we were deciding
                 ping(partner.schedule.ping_url)
                 continue
-            plan = plan_partner(partner, period, list(pending), "automatic", initiated_by)
+            plan = plan_partner(partner, due.period, list(pending), "automatic", initiated_by)
             plan.skipped = [
                 ClientResult(
                     c.name,
@@ -154,15 +213,42 @@ def _publish_due(
                 if c not in pending
             ]
             plans.append(plan)
-        return run_plans(
+
+        def after(plan: Plan, entry: Entry) -> None:
+            """Runs before the entry is recorded (run_plans): history, ledger and email
+            carry when the schedule tries again."""
+            due = retried.get(plan.partner.name)
+            if due and entry.status != "success":
+                entry.scheduled_retry = retry_note(due)
+            ping(plan.partner.schedule.ping_url, "" if entry.status == "success" else "fail")
+
+        result = run_plans(
             config,
             plans,
             notify=notify,
             before=lambda plan: ping(plan.partner.schedule.ping_url, "start"),
-            after=lambda plan, entry: ping(
-                plan.partner.schedule.ping_url, "" if entry.status == "success" else "fail"
-            ),
+            after=after,
         )
+    for entry in result.entries:
+        due = retried.get(entry.partner)
+        if due and entry.status == "success":
+            state.set_attempt(due.key, replace(due.attempt, open=False))
+    state.save()
+    return result
+
+
+def retry_note(due: Due) -> dict[str, str | None]:
+    """An entry's `scheduled_retry`: the first try, the next (None: tonight was the last) and
+    the last night the schedule tries the period."""
+    assert due.partner.schedule is not None
+    schedule = due.partner.schedule
+    following = next_try(due.attempt, due.today, schedule, due.day_state)
+    last = retry_end(due.attempt, schedule, due.day_state) - timedelta(days=1)
+    return {
+        "first_try": due.attempt.first_try.isoformat(),
+        "next_try": following.isoformat() if following else None,
+        "last_try": last.isoformat(),
+    }
 
 
 def pending_clients(ledger: Ledger, partner: Partner, period: Period) -> list:

@@ -73,9 +73,11 @@ def test_backfill_stops_at_the_first_month_that_fails_entirely(
 ):
     sim_faults(sim, [{"operation": "GetManagementItSetupsName", "after": 1, "http_status": 503}])
     config = make_config(sim.url, usage=MONTHS)
-    result = run(config, "publish", "--from", "2026-08", "--to", "2026-10", "--yes")
-    assert result.exit_code == 1
-    assert "not attempted: acme 2026-10" in result.stderr
+    result = run(config, "publish", "--from", "2026-08", "--to", "2026-10", "--yes", "--json")
+    assert result.exit_code == 3  # August published: partial, never "nothing published"
+    doc = json.loads(result.stdout)
+    assert (doc["status"], doc["exit_code"]) == ("partial", 3)
+    assert doc["not_attempted"] == [{"partner": "acme", "period": "2026-10"}]
     assert [(e["period"], e["status"]) for e in read_history(tmp_path)] == [
         ("2026-09", "failed"),
         ("2026-08", "success"),

@@ -223,7 +223,8 @@ def test_retry_keeps_the_agreement_addition_period_rule(sim, make_config, rest_k
     config = make_config(partners=[partner], usage={f"acme-{LAST}.csv": USAGE})
     entry = add_entry(tmp_path, sim.url, rows(("NORTHWIND", "failed", "not-sent")), period=LAST)
     refused = run(config, "publish", "--retry", entry.id, "--dry-run")
-    assert refused.exit_code == 2 and "one quantity, not one per month" in refused.stderr
+    assert refused.exit_code == 2 and "one quantity, not one per month" in refused.stdout
+    assert "newer-held" in refused.stdout
     forced = run(config, "publish", "--retry", entry.id, "--dry-run", "--force", "--json")
     assert forced.exit_code == 0, forced.stdout + forced.stderr
     assert json.loads(forced.stdout)["entries"][0]["period"] == LAST

@@ -296,17 +296,22 @@ def test_an_unreadable_history_is_a_clean_error(make_config, run, tmp_path):
 def test_backfilling_an_old_month_keeps_its_ledger_record(
     sim, make_config, password, run, tmp_path
 ):
-    config = make_config(sim.url, usage={"acme-2019-01.csv": USAGE})
+    from cwpublish.ledger import LEDGER_PERIODS
+
+    year, month = date.today().year, date.today().month
+    oy, om = divmod(year * 12 + month - 1 - (LEDGER_PERIODS - 1), 12)
+    oldest = f"{oy:04d}-{om + 1:02d}"  # the oldest month a publish may write
+    config = make_config(sim.url, usage={f"acme-{oldest}.csv": USAGE})
     folder = tmp_path / "state" / "ledger" / key_of(config)
     folder.mkdir(parents=True)
-    year, month = date.today().year, date.today().month
-    for back in range(36):  # 36 newer periods, up to this month
+    for back in range(LEDGER_PERIODS - 1):  # every newer period, up to this month
         y, m = divmod(year * 12 + month - 1 - back, 12)
         (folder / f"{y:04d}-{m + 1:02d}.json").write_text("{}")
-    first = run(config, "publish", "--yes", "--month", "2019-01")
+    first = run(config, "publish", "--yes", "--month", oldest)
     assert first.exit_code == 0, first.stderr
-    assert (folder / "2019-01.json").exists() and len(list(folder.glob("*.json"))) == 37
-    again = run(config, "publish", "--yes", "--month", "2019-01")
+    assert (folder / f"{oldest}.json").exists()
+    assert len(list(folder.glob("*.json"))) == LEDGER_PERIODS
+    again = run(config, "publish", "--yes", "--month", oldest)
     assert again.exit_code == 2 and "3 client(s) were already published" in again.stderr
     assert len(soap_requests(sim, "UpdateManagedDevices")) == 1
 

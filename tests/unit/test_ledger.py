@@ -56,3 +56,35 @@ def test_a_format_2_file_of_the_wrong_shape_is_named():
     assert ledger_problem({"ledger": 2, "publishes": [], "clients": {"A": [0, 1, None, None]}})
     assert ledger_problem({"ledger": 2, "publishes": [{"mode": "x"}], "clients": {}})
     assert ledger_problem({"ledger": 2, "publishes": [], "clients": {"A": [None, "1", None, None]}})
+
+
+def test_a_late_record_never_hides_a_newer_one_and_is_found_by_its_entry_id(tmp_path):
+    ledger = Ledger(tmp_path)
+    newer = entry("manual", "2026-11-09T10:00:00+00:00", ("A-1", 2.0))
+    older = entry("manual", "2026-11-06T10:00:00+00:00", ("A-1", 1.0))
+    ledger.record(newer, KEY)
+    ledger.record(older, KEY)  # a catch-up of an earlier run, recorded after
+    fresh = Ledger(tmp_path)
+    assert fresh.published(KEY, "2026-11", "A-1")["manual"]["billable_gb"] == 2.0
+    assert fresh.has_entry(KEY, "2026-11", newer.id)
+    assert not fresh.has_entry(KEY, "2026-11", "nope")
+
+
+def test_nothing_published_writes_no_ledger_file(tmp_path):
+    Ledger(tmp_path).record(entry("manual", "2026-11-06T10:00:00+00:00"), KEY)
+    assert not (tmp_path / "ledger" / KEY / "2026-11.json").exists()
+
+
+def test_newest_period_per_client_reads_only_later_periods(tmp_path):
+    from cwpublish.period import Period
+
+    ledger = Ledger(tmp_path)
+    for period, ids in (("2026-09", ("A-1", "B-1")), ("2026-11", ("A-1",))):
+        e = entry("automatic", f"{period}-05T02:00:00+00:00", *[(k, 1.0) for k in ids])
+        e.period = period
+        ledger.record(e, KEY)
+    (tmp_path / "ledger" / KEY / "2026-07.json").write_text("damaged, and never read")
+    found = Ledger(tmp_path).newest(KEY, {"A-1", "B-1", "C-1"}, Period(2026, 8))
+    assert {k: v[0] for k, v in found.items()} == {"A-1": "2026-11", "B-1": "2026-09"}
+    assert found["A-1"][1]["mode"] == "automatic"
+    assert (tmp_path / "ledger" / KEY / "2026-07.json").exists()  # not read, not moved aside

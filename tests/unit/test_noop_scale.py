@@ -79,7 +79,7 @@ def sent(monkeypatch) -> list:
     monkeypatch.setattr(scheduled_publish, "ping", lambda url, event="": calls.append(url))
     monkeypatch.setattr(
         scheduled_publish, "_publish_due",
-        lambda config, due, *args: calls.append([(p.name, str(m)) for p, m in due]),
+        lambda config, due, *args: calls.append([(d.partner.name, str(d.period)) for d in due]),
     )
     return calls
 

@@ -62,9 +62,39 @@ def test_dry_run_outcome():
     assert dry_run_exit_code([{"exit_code": 0}, {"exit_code": 3}], duplicates=False) == 3
 
 
-def test_run_result_status_and_worst_code():
-    assert RunResult().status == "nothing-due" and RunResult().exit_code == 0
-    run = RunResult([finish(entry("published"), None, None), finish(entry("failed"), "x", 12)])
-    assert run.status == "partial" and run.exit_code == 12
-    run = RunResult([finish(entry("published"), None, None)], state_error="disk full")
-    assert run.status == "success" and run.exit_code == 1
+def ok():
+    return finish(entry("published"), None, None)
+
+
+def part():
+    return finish(entry("published", "failed"), None, None)
+
+
+def down(code=1):
+    return finish(entry("failed"), "x", code)
+
+
+@pytest.mark.parametrize(
+    ("entries", "not_attempted", "extra", "status", "code"),
+    [
+        ([], 0, {}, "nothing-due", 0),
+        ([ok()], 0, {}, "success", 0),
+        ([ok(), ok()], 0, {}, "success", 0),  # two months or two partners
+        ([part()], 0, {}, "partial", 3),
+        ([ok(), down()], 0, {}, "partial", 3),  # January published, February failed
+        ([ok(), down()], 1, {}, "partial", 3),  # ... and March not attempted
+        ([ok(), down(12)], 0, {}, "partial", 3),  # one partner published, one refused login
+        ([ok(), down(2)], 0, {}, "partial", 3),
+        ([down()], 0, {}, "failed", 1),
+        ([down(), down()], 1, {}, "failed", 1),
+        ([down(), down(12)], 0, {}, "failed", 12),  # nothing published: the most severe code
+        ([down(2), down(1)], 0, {}, "failed", 2),
+        ([ok()], 0, {"state_error": "ledger"}, "not-recorded", 4),
+        ([part()], 0, {"state_error": "history"}, "not-recorded", 4),
+        ([ok()], 0, {"state_error": "ledger", "interrupted": 130}, "interrupted", 130),
+        ([ok()], 0, {"interrupted": 143}, "interrupted", 143),
+    ],
+)
+def test_one_rule_across_months_and_partners(entries, not_attempted, extra, status, code):
+    run = RunResult(entries, [("acme", "2026-12")] * not_attempted, **extra)
+    assert (run.status, run.exit_code) == (status, code)

@@ -38,9 +38,9 @@ def test_disk_full_is_a_clear_error_and_the_result_is_still_shown(sim, make_conf
     state.mkdir(mode=0o700)
     (tiny_disk / "filler").write_bytes(b"x" * (60 * 1024))
     result = run(config, "publish", "--yes")
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # published, not recorded (never 1: "nothing published")
     assert "published 3 of 3 clients" in result.stdout  # what was sent is not hidden
-    assert "could not be recorded" in result.stderr and "disk full" in result.stderr
+    assert "not recorded in" in result.stderr and "disk full" in result.stderr
     assert "Traceback" not in result.stderr
     assert not list(state.glob(".history.json.*"))  # no temp file left behind
 

@@ -250,15 +250,15 @@ def test_legacy_state_of_another_site_is_left_for_that_site(tmp_path):
     assert "automatic" in Ledger(tmp_path).published(production, "2026-11", "A-1")
 
 
-def test_forget_except_forgets_only_partners_of_this_configs_sites(tmp_path):
+def test_prune_never_forgets_a_partner_for_not_being_in_this_config(tmp_path):
     mine, gone = state_key(partner()), state_key(partner(name="gone"))
     theirs = state_key(partner("http://127.0.0.1:8765"))
     state = ScheduleState(tmp_path)
     for key in (mine, gone, theirs):
         state.set(key, DayState(5, date(2026, 11, 1)))
-    state.forget_except({mine})
+    state.prune(date(2026, 12, 1), {mine})  # `gone` may be another config's: kept
     state.save()
-    assert set(json.loads((tmp_path / "schedule.json").read_text())) == {mine, theirs}
+    assert set(json.loads((tmp_path / "schedule.json").read_text())) == {mine, gone, theirs}
 
 
 # --- retention --------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from cwpublish import interrupt
-from cwpublish.errors import ConnectWiseError
+from cwpublish.errors import ConnectWiseError, unexpected
 from cwpublish.targets.base import (
     INTERRUPTED_TEXT,
     NOT_SENT,
@@ -79,6 +79,9 @@ def run_writes(
                 first.append(str(e))
                 stop.set()
             return [RecordResult(r, NOT_SENT_TEXT, NOT_SENT) for r in w.records]
+        except Exception as e:  # an answer the reader chokes on: this write's clients fail
+            return [RecordResult(r, unexpected(f"{w.method} {w.path}", e), REJECTED)
+                    for r in w.records]
         return [RecordResult(r) for r in w.records]
 
     results: list[RecordResult] = []
