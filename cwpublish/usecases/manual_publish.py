@@ -28,7 +28,9 @@ from cwpublish.plan import (
     plan_partner,
     resolve_periods,
 )
-from cwpublish.targets.base import Progress
+from cwpublish.summing import attach_context, context_rows
+from cwpublish.targets.base import INVOICED, Progress
+from cwpublish.usecases.invoice_guard import guard_invoiced, missed_by, read_invoices
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,9 @@ class Prompter(Protocol):
     def confirm_plans(self, plans: list[Plan]) -> bool:
         """Send these plans?"""
 
+    def confirm_invoiced(self, lines: list[str]) -> bool:
+        """Publish usage whose agreement invoice already went out without it?"""
+
 
 @dataclass
 class DryRun:
@@ -94,10 +99,14 @@ def _plans(config: Config, req: ManualRequest) -> tuple[list[Plan], bool]:
         )
         plans = plan_retry(config, req.retry, who)
         check_period_rule(plans, req.force)
+        attach_context(plans, config.state_dir)
+        read_invoices(plans)
         return plans, False
     periods = resolve_periods(req.month, req.first, req.last)
     plans = plan_manual(config, req.partners, req.clients, periods, who)
     check_period_rule(plans, req.force)
+    attach_context(plans, config.state_dir)
+    read_invoices(plans)
     return plans, len(periods) > 1
 
 
@@ -208,6 +217,7 @@ def publish_manual(
     accepted: list[Duplicate] = []
     if not req.force:
         plans, accepted = _guard(find_duplicates(config.state_dir, plans), plans, prompter)
+    plans = guard_invoiced(plans, prompter, req.force)
     if prompter.interactive and not prompter.confirm_plans(plans):
         raise Aborted("aborted; nothing was sent")
     with PublishLock(config.state_dir):
@@ -265,8 +275,9 @@ def dry_run(config: Config, req: ManualRequest, bodies: bool = False) -> DryRun:
     request of each plan's first call, for -v)."""
     plans, _ = _plans(config, req)
     duplicates = [] if req.force else find_duplicates(config.state_dir, plans)
-    previews = [preview(plan, duplicate_keys(duplicates, plan)) for plan in plans]
-    result = DryRun(previews, dry_run_exit_code(previews, bool(duplicates)))
+    previews = [preview(plan, duplicate_keys(duplicates, plan), req.force) for plan in plans]
+    invoiced = not req.force and any(missed_by(p) for p in plans)
+    result = DryRun(previews, dry_run_exit_code(previews, bool(duplicates) or invoiced))
     if bodies:
         from cwpublish.targets import target_class
 
@@ -278,8 +289,9 @@ def dry_run(config: Config, req: ManualRequest, bodies: bool = False) -> DryRun:
     return result
 
 
-def preview(plan: Plan, duplicates: set[str]) -> dict:
+def preview(plan: Plan, duplicates: set[str], force: bool = False) -> dict:
     """What a plan would do, shaped like a history entry (for --dry-run and its --json)."""
+    held = {} if force else {k: m for m in missed_by(plan) for k in m.state.keys}
     clients = [
         {
             "name": r.client,
@@ -293,6 +305,10 @@ def preview(plan: Plan, duplicates: set[str]) -> dict:
         }
         for r in plan.to_send
     ]
+    for c in clients:
+        if c["managed_id"] in held:
+            reason = held[c["managed_id"]].reason(plan.period)
+            c.update(status="invoiced", error=f"{reason}; needs --force", kind=INVOICED)
     clients += [
         {
             "name": c.name,
@@ -321,4 +337,7 @@ def preview(plan: Plan, duplicates: set[str]) -> dict:
         "usage_source": plan.usage_source,
         "clients": clients,
         "unmapped": plan.unmapped,
+        "warnings": list(plan.notes),
+        "summed_with": context_rows(plan.context),
+        "invoices": [s.to_dict() for s in plan.invoices],
     }
