@@ -245,7 +245,10 @@ class SimulatorServer:
         if tls is not None:  # an ssl.SSLContext with the server certificate loaded
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
             self.scheme = "https"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # A short poll: stop() waits for serve_forever to notice, once per test fixture.
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def url(self) -> str:
