@@ -17,7 +17,7 @@ configuration) passes `api`, otherwise the login advice names both variants brie
 from __future__ import annotations
 
 from cwpublish.errors import EXIT_FAILED, EXIT_LOGIN, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
-from cwpublish.targets.base import NO_USAGE, NOT_SENT, REJECTED, UNKNOWN_KEY
+from cwpublish.targets.base import INVOICED, NO_USAGE, NOT_SENT, REJECTED, UNKNOWN_KEY
 
 UNKNOWN = "unknown"  # a client sent by a run that was killed before its answer was recorded
 NAMES_LISTED = 5  # at most this many clients named in one step
@@ -182,6 +182,16 @@ def _per_kind(
             f"{_count(by_kind[UNKNOWN])} sent, but the run was killed before the answer was "
             "recorded; sending them again is harmless."
         )
+    if INVOICED in by_kind:
+        rows, where = by_kind[INVOICED], f"--retry {entry['id']}" if entry.get("id") else (
+            f"--partner {entry['partner']} --month {entry['period']}")
+        steps.append(
+            f"The agreement invoice went out before {entry['period']}'s usage of "
+            f"{_count(rows)} ({_names(rows)}) was published (each row names the invoice "
+            "date), so that invoice billed without it. Either bill it by hand on that invoice, "
+            f"or publish it onto the next one with `cwpublish publish {where} --force` and "
+            "check that the next month's publish does not overwrite it."
+        )
     if NO_USAGE in by_kind:
         rows = by_kind[NO_USAGE]
         steps.append(
@@ -201,9 +211,11 @@ def _publish_again(entry: dict, partner: str, by_kind: dict[str | None, list[dic
         command = f"cwpublish publish --partner {partner} --month {entry['period']}"
     else:
         command = f"cwpublish publish --retry {entry['id']}"
-    if set(by_kind) - {NO_USAGE}:
+    if set(by_kind) - {NO_USAGE, INVOICED}:
         return [f"Then publish what did not reach ConnectWise: {command}"]
-    return [f"Once the usage rows are there: {command}"]
+    if NO_USAGE in by_kind:
+        return [f"Once the usage rows are there: {command}"]
+    return []  # invoiced: its own step says how, deliberately (--force)
 
 
 def _count(clients: list[dict]) -> str:

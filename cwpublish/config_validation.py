@@ -119,7 +119,11 @@ class Validator(ClientReader):
             cw = p.connectwise
             kind = getattr(settings_module(cw.api), "record_kind", lambda cw: "configuration")
             tenant = (site_part(cw.site), cw.company_id.casefold(), kind(cw))
+            product = getattr(cw.settings, "product", None)
+            client_problem = getattr(settings_module(cw.api), "client_problem", None)
             for c in p.clients:
+                if client_problem and (problem := client_problem(cw, c)):
+                    self.fail(f"partners[{i}].clients", problem)
                 mine = (*tenant, c.managed_id.casefold())
                 if mine in owners and owners[mine][1] != p.name:
                     self.fail(
@@ -129,6 +133,22 @@ class Validator(ClientReader):
                         "write one record (give each client its own Managed ID)",
                     )
                 owners.setdefault(mine, (i, p.name))
+                if kind(cw) != "agreement_addition" or not product:
+                    continue
+                # an addition is one quantity per client company and product: two partners
+                # would each set it to their own clients' sum, the last erasing the other's
+                addition = (*tenant, "company", (c.company or c.managed_id).casefold(),
+                            product.casefold())
+                if addition in owners and owners[addition][1] != p.name:
+                    self.fail(
+                        f"partners[{i}].clients",
+                        f"company {c.company or c.managed_id!r} also has clients of partner "
+                        f"{owners[addition][1]!r} billed as product {product!r} on the same "
+                        "ConnectWise site and company ID; both would set one addition's "
+                        "quantity, each to its own clients' sum (keep that company's clients "
+                        "in one partner)",
+                    )
+                owners.setdefault(addition, (i, p.name))
 
     def smtp(self, raw: Any) -> Smtp | None:
         where = "smtp"

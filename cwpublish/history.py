@@ -84,6 +84,10 @@ class Entry:
     notification: dict | None = None
     # automatic publish not done: {first_try, next_try, last_try} (usecases/scheduled_publish.py)
     scheduled_retry: dict | None = None
+    # clients not in this run whose GB an addition's total counted (summing.OtherClient)
+    summed_with: list[dict] = field(default_factory=list)
+    # per agreement the clients bill on: its last and next invoice dates (invoicing.py)
+    invoices: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """The JSON shape (history, --json, email); built by hand: asdict() is slow at 5,000."""
@@ -92,6 +96,8 @@ class Entry:
         data["unmapped"] = [dict(u) for u in self.unmapped]
         data["warnings"] = list(self.warnings)
         data["notification"] = dict(self.notification) if self.notification else None
+        data["summed_with"] = [dict(o) for o in self.summed_with]
+        data["invoices"] = [dict(i) for i in self.invoices]
         return data
 
     def count(self, status: str) -> int:
@@ -293,10 +299,13 @@ def count_by_status(clients: list[dict]) -> dict[str, int]:
     return counts
 
 
+_ROWS = ("clients", "unmapped", "summed_with", "invoices")  # only in the entry's file
+
+
 def summarize(entry: dict) -> dict:
     """An entry without its client and unmapped rows, with their counts (the history index):
     the rows are only in the entry's file."""
-    summary = {k: v for k, v in entry.items() if k not in ("clients", "unmapped")}
+    summary = {k: v for k, v in entry.items() if k not in _ROWS}
     summary["counts"] = count_by_status(entry["clients"])
     summary["unmapped_count"] = len(entry.get("unmapped") or [])
     return summary

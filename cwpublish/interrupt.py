@@ -25,6 +25,12 @@ def requested() -> bool:
     return _stop.is_set()
 
 
+def sleep(seconds: float) -> bool:
+    """Wait `seconds`, ending at once when a signal asks to stop; False if it did (a retry's
+    back-off or a site's Retry-After must not keep an interrupted run waiting)."""
+    return not _stop.wait(max(0.0, seconds))
+
+
 def exit_code() -> int | None:
     """130 after SIGINT, 143 after SIGTERM, None when not interrupted."""
     return EXIT_CODES.get(_signum) if _signum is not None else None

@@ -128,7 +128,13 @@ def entry_text(entry: dict, colour: bool = False, api: str | None = None) -> str
     status_colour = _STATUS_COLOUR.get(entry["status"])
     from cwpublish.advice import next_steps
 
-    lines = [f"  next: {step}" for step in next_steps(entry, api)]
+    invoices = entry.get("invoices")
+    lines = [
+        f"  invoices: {invoice_line(i)}"
+        for i in (invoices if isinstance(invoices, list) else [])
+        if isinstance(i, dict)
+    ]
+    lines += [f"  next: {step}" for step in next_steps(entry, api)]
     note = entry.get("notification")
     if note and note.get("status") != "disabled":
         lines.append(f"email: {_notification_text(note)}")
@@ -140,6 +146,15 @@ def entry_text(entry: dict, colour: bool = False, api: str | None = None) -> str
             paint(_line(outcome), status_colour, colour),
             *map(_line, lines),
         ]
+    )
+
+
+def invoice_line(invoice: dict) -> str:
+    """An agreement's invoice dates, from an entry's `invoices` row."""
+    return (
+        f"agreement {invoice.get('agreement')!r}: last invoice "
+        f"{invoice.get('last_invoice_date') or 'none yet'}, next invoice "
+        f"{invoice.get('next_invoice_date') or 'not scheduled'}"
     )
 
 

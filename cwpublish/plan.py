@@ -40,6 +40,11 @@ class Plan:
     usage_source: str | None = None
     error: str | None = None  # the publish cannot start (usage unreadable, no secret)
     error_exit: int = EXIT_USAGE
+    usage_rows: dict | None = None  # every row of the period's usage (summing.py reads it)
+    context: list = field(default_factory=list)  # summing.OtherClient: the rest of the partner
+    notes: list[str] = field(default_factory=list)  # shown with the plan, kept as warnings
+    invoices: list = field(default_factory=list)  # invoicing.AgreementInvoices, when read
+    allow_invoiced: bool = False  # publish even after an invoice missed it (asked, --force)
 
 
 def default_initiated_by() -> str:
@@ -233,6 +238,7 @@ def plan_partner(
         ]
         return plan
     plan.usage_source = usage.source
+    plan.usage_rows = usage.rows
     configured = {c.name for c in partner.clients}
     plan.unmapped = [
         {"client": name, "billable_gb": float(gb)}

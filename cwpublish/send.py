@@ -29,8 +29,10 @@ from cwpublish.errors import (
     unexpected,
 )
 from cwpublish.history import ClientResult, Entry
+from cwpublish.invoicing import hold_invoiced
 from cwpublish.outcome import finish
 from cwpublish.plan import Plan
+from cwpublish.summing import attach_context, summed_notes
 from cwpublish.targets.base import (
     NOT_SENT,
     NOT_SENT_TEXT,
@@ -49,6 +51,8 @@ def execute(plan: Plan, progress: Progress | None = None, state_dir: Path | None
     killed mid-way is closed as interrupted by the next one (journal.py).
     """
     p = plan.partner
+    if state_dir is not None:
+        attach_context([plan], state_dir)  # under the lock: what the ledger holds now
     entry = Entry(
         partner=p.name,
         mode=plan.mode,
@@ -59,6 +63,7 @@ def execute(plan: Plan, progress: Progress | None = None, state_dir: Path | None
         usage_source=plan.usage_source,
         unmapped=plan.unmapped,
         clients=list(plan.skipped),
+        warnings=list(plan.notes),
     )
     if plan.error:
         entry.clients += plan.failed
@@ -121,9 +126,12 @@ def _send(
                 check.known_error,
             )
         to_send, unknown = _split_known(target, plan.to_send, check.known)
-        if state_dir is not None:
-            _journal(state_dir, entry, plan, to_send, unknown)
         try:
+            hold = hold_invoiced(target, plan, to_send)  # the agreements' invoices (invoicing.py)
+            to_send, unknown = hold.to_send, unknown + hold.held
+            if state_dir is not None:
+                _journal(state_dir, entry, plan, to_send, unknown)
+            target.use_context(plan.context)
             sent = target.send(to_send, progress)
         except Exception as e:  # which records ConnectWise took is unknown: all are sent again
             reason = unexpected(SENDING, e)
@@ -131,6 +139,10 @@ def _send(
             return [_row(r) for r in unknown + rows], reason, EXIT_FAILED
     finally:
         _close(target, entry)
+    entry.invoices = [s.to_dict() for s in hold.states]
+    entry.warnings = summed_notes(entry.warnings, sent.summed)
+    entry.warnings += [hold.warning] if hold.warning else []
+    entry.summed_with = [o.to_dict() for o in sent.summed]
     return [_row(r) for r in unknown + sent.results], sent.stopped_by, None
 
 

@@ -174,6 +174,16 @@ class _TerminalPrompter:
             "Send the older month(s) anyway, replacing the newer one?", default=False, err=True
         )
 
+    def confirm_invoiced(self, lines) -> bool:
+        listing = "\n".join(f"  {line}" for line in lines)
+        click.echo(
+            "Invoiced after the day this period was to be published (the usage missed that "
+            f"invoice; publishing now puts it on the next one, which next month's publish "
+            f"overwrites):\n{listing}",
+            err=True,
+        )
+        return click.confirm("Publish these clients anyway?", default=False, err=True)
+
     def confirm_plans(self, plans) -> bool:
         from cwpublish import output
 
@@ -186,6 +196,8 @@ class _TerminalPrompter:
                     _plan_rows(plan),
                 )
             )
+            for note in plan.notes:
+                click.echo(f"  note: {note}")
         return click.confirm("Publish to ConnectWise?", default=False)
 
 
@@ -198,6 +210,8 @@ def _print_dry_run(obj: State, dry) -> None:
         for p in dry.previews:
             colour = output.colour_enabled(sys.stdout.isatty())
             click.echo(output.entry_text(p, colour, _apis(obj.config).get(p["partner"])))
+            for note in p.get("warnings", []):
+                click.echo(f"  note: {note}")
         for body in dry.bodies:
             click.echo("\n" + body)
         click.echo("Dry run: nothing was sent, nothing recorded.", err=True)

@@ -1,8 +1,9 @@
-"""ConnectWise's `conditions`, `orderBy` and `fields` parameters, and the fields each list has.
+"""ConnectWise's `conditions`, `orderBy` and `fields` parameters (fields from rest_schema).
 
-Faithful to SQL Server's default collation, which a REST client must cope with: string
-comparisons ignore case and trailing spaces, `like` takes the % and _ wildcards, and a
-comparison with a null field is never true (only `= null` / `!= null` test for null).
+Strings come in double or single quotes. Faithful to SQL Server's default collation, which a
+REST client must cope with: string comparisons ignore case and trailing spaces, `like` takes
+the % and _ wildcards, and a comparison with a null field is never true (only `= null` /
+`!= null` test for null).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 _TOKEN = re.compile(
     r"""\s*(?:
-      (?P<str>"(?:[^"\\]|\\.)*")
+      (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
     | (?P<date>\[[^\]]*\])
     | (?P<num>-?\d+(?:\.\d+)?)(?![\w.])
     | (?P<op>!=|<>|<=|>=|=|<|>)
@@ -39,28 +40,6 @@ Token = tuple[str, str, int]  # kind, text, position
 Node = tuple
 
 
-S, INT, N, B, D = "str", "int", "number", "bool", "date"
-_REF = {"/id": INT, "/identifier": S, "/name": S}
-SCHEMAS: dict[str, dict[str, str]] = {  # what each list's conditions/orderBy may name
-    "companies": {"id": INT, "identifier": S, "name": S, "status/id": INT, "status/name": S,
-                  "deletedFlag": B},
-    "types": {"id": INT, "name": S, "inactiveFlag": B},
-    "configurations": {"id": INT, "name": S, "type/id": INT, "type/name": S,
-                       **{"company" + k: v for k, v in _REF.items()}, "status/id": INT,
-                       "status/name": S, "deviceIdentifier": S, "backupBillableSpaceGb": N,
-                       "backupYear": INT, "backupMonth": INT, "activeFlag": B, "billFlag": B,
-                       "notes": S, "backupServerName": S, "lastBackupDate": D,
-                       "_info/lastUpdated": D},
-    "agreements": {"id": INT, "name": S, "type/id": INT, "type/name": S,
-                   **{"company" + k: v for k, v in _REF.items()}, "agreementStatus": S,
-                   "startDate": D, "endDate": D, "cancelledFlag": B},
-    "additions": {"id": INT, "product/id": INT, "product/identifier": S, "quantity": N,
-                  "billCustomer": S, "effectiveDate": D, "cancelledDate": D,
-                  "agreementStatus": S, "agreementId": INT, "description": S,
-                  "_info/lastUpdated": D},
-    "catalog": {"id": INT, "identifier": S, "description": S, "inactiveFlag": B},
-}
-
 class ConditionError(ValueError):
     """A conditions or orderBy string that ConnectWise answers with 400."""
 
@@ -81,7 +60,8 @@ def _tokens(text: str) -> list[Token]:
         m = _TOKEN.match(text, pos)
         if m is None:
             at = pos + len(text[pos:]) - len(text[pos:].lstrip())
-            what = "unterminated string" if text[at] == '"' else f"unexpected {text[at:at + 12]!r}"
+            quote = text[at] in "\"'"
+            what = "unterminated string" if quote else f"unexpected {text[at:at + 12]!r}"
             raise ConditionError(f"{what} at position {at}")
         kind = m.lastgroup or ""
         out.append((kind, m.group(kind), m.start(kind)))
@@ -210,7 +190,7 @@ class _Parser:
         ))
         if not ok:
             hint = {
-                "str": 'a string in double quotes, e.g. "ACME"',
+                "str": 'a string in quotes, e.g. "ACME" or \'ACME\'',
                 "int": "a number",
                 "number": "a number",
                 "bool": "true or false",

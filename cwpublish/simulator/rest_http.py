@@ -1,4 +1,4 @@
-"""The simulator's REST v3.0 HTTP side: auth, routing, paging, faults, recording, `show`.
+"""The simulator's REST v3.0 HTTP side: auth, Accept, routing, paging, faults, recording.
 
 Answers GET /login/companyinfo/{companyId} and /{codebase}apis/3.0/... with ConnectWise's rules
 (Basic auth with API member keys, clientId, a pinned Accept version, JSON bodies, JSON Patch),
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import hmac
-import html
 import json
 import math
 import re
@@ -19,37 +19,28 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
-from http import HTTPStatus
+from functools import cache, partial
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
+from cwpublish.simulator import rest_faults
 from cwpublish.simulator.rest_conditions import (
-    SCHEMAS,
     ConditionError,
     compile_conditions,
     order_by,
     trim_fields,
 )
-from cwpublish.simulator.rest_site import AREAS, RestError, RestTenant
+from cwpublish.simulator.rest_faults import Reply as _Reply
+from cwpublish.simulator.rest_faults import json_reply as _json
+from cwpublish.simulator.rest_schema import condition_fields
+from cwpublish.simulator.rest_site import AREAS, SCHEMA_OF, RestError, RestTenant
 
 API = "/apis/3.0"
 COMPANYINFO = "/login/companyinfo/"
 VENDOR_JSON = "application/vnd.connectwise.com+json"
-JSON_TYPE = "application/json; charset=utf-8"
 SYSTEM_INFO = {"version": "v2025.1.10137", "isCloud": False,
                "serverTimeZone": "Eastern Standard Time", "cloudRegion": None}
-BAD_GATEWAY = (b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway"
-               b"</h1></body></html>")
 _NO_BODY, _BAD_BODY = object(), object()
-
-
-@dataclass
-class _Reply:
-    status: int
-    body: bytes | None  # None: drop the connection without an answer
-    ctype: str = JSON_TYPE
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -60,6 +51,7 @@ class _Ctx:
     body: Any
     url: str  # scheme://host/path of this request, without the query
     forward: bool  # pagination-type: forward-only
+    fault: dict = field(default_factory=dict)  # the fault rule applying to this request
 
     def link(self, **override: int) -> str:
         names = {"page": "page", "pageid": "pageId"}
@@ -82,18 +74,6 @@ def is_rest_path(path: str) -> bool:
     """True for a request the REST side answers (the rest stays with the SOAP side)."""
     p = path.split("?", 1)[0].lower()
     return p.startswith(COMPANYINFO) or API + "/" in p or p.endswith(API)
-
-
-def _json(status: int, obj: Any, headers: dict[str, str] | None = None) -> _Reply:
-    return _Reply(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"), JSON_TYPE,
-                  headers or {})
-
-
-def _code(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase.replace(" ", "").replace("-", "")
-    except ValueError:
-        return "Error"
 
 
 def handle_rest(handler: Any, raw: bytes) -> None:
@@ -147,33 +127,12 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _fault_reply(rule: dict) -> _Reply | None:
-    """What a fault rule answers instead of the site; None lets the request through."""
-    time.sleep(float(rule.get("delay", 0)))
-    headers = {"Retry-After": str(rule["retry_after"])} if rule.get("retry_after") is not None \
-        else {}
-    if rule.get("drop"):
-        return _Reply(0, None)
-    if rule.get("html"):
-        return _Reply(int(rule.get("http_status", 502)), BAD_GATEWAY, "text/html", headers)
-    if rule.get("raw") is not None:
-        return _Reply(int(rule.get("http_status", 200)), str(rule["raw"]).encode("utf-8"),
-                      rule.get("content_type") or "text/plain; charset=utf-8", headers)
-    if rule.get("http_status"):
-        status = int(rule["http_status"])
-        message = rule.get("message") or f"Simulated fault: HTTP {status}."
-        return _json(status, {"code": _code(status), "message": message}, headers)
-    if rule.get("soap_fault"):
-        return _json(500, {"code": "InternalServerError", "message": rule["soap_fault"]}, headers)
-    return None
-
-
 def _answer(handler: Any, sim: Any, entry: dict, path: str, api_path: str,
             params: list[tuple[str, str]], body: Any, url: str) -> _Reply:
-    rule = sim.take_fault(entry["operation"], prefix=True)
+    rule = sim.take_fault(entry["operation"], prefix=True) or {}
     if rule:
         entry["fault"] = rule
-        reply = _fault_reply(rule)
+        reply = rest_faults.before(rule)
         if reply is not None:
             return reply
     method, headers = entry["method"], handler.headers
@@ -210,9 +169,15 @@ def _answer(handler: Any, sim: Any, entry: dict, path: str, api_path: str,
                             "valid JSON.")
     query = {k.lower(): v for k, v in params}
     forward = (headers.get("pagination-type") or "").strip().lower() == "forward-only"
-    ctx = _Ctx(tenant, query, params, body, url, forward)
+    ctx = _Ctx(tenant, query, params, body, url, forward, rule)
     with sim.lock:  # answers are built (and serialised) under the lock: no torn reads
-        return fn(ctx, *groups)
+        try:
+            reply = fn(ctx, *groups)
+        except RestError as e:
+            if not any(rule.get(k) for k in rest_faults.AFTER_KEYS):
+                raise
+            reply = _json(e.status, e.body())
+    return rest_faults.after(rule, reply) if rule else reply
 
 
 def _companyinfo(sim: Any, method: str, company_id: str, host: str) -> _Reply:
@@ -248,20 +213,16 @@ def _authenticate(sim: Any, value: str | None) -> RestTenant:
 
 
 def _check_accept(accept: str | None, versions: list[str]) -> None:
-    """application/json, or ConnectWise's vendor type with a version this site serves."""
-    ok = False
-    for media_range in (accept or "").split(","):
-        media, *params = (p.strip() for p in media_range.split(";"))
-        args = dict((k.strip().lower(), v.strip().strip('"')) for k, _, v in
-                    (p.partition("=") for p in params))
-        if media.lower() == "application/json":
-            ok = True
-        elif media.lower() == VENDOR_JSON:
-            version = args.get("version")
-            if version is not None and version not in versions:
-                raise RestError(400, "UnsupportedVersion", f"API version {version!r} is not "
-                                f"supported by this site; it serves {', '.join(versions)}.")
-            ok = True
+    """As real sites do, only the first media type counts: */* or application/json (the newest
+    model), or ConnectWise's vendor type with a version this site serves; none means */*."""
+    media, *params = (p.strip() for p in (accept or "*/*").split(",")[0].split(";"))
+    args = dict((k.strip().lower(), v.strip().strip('"')) for k, _, v in
+                (p.partition("=") for p in params))
+    ok = media.lower() in ("*/*", "application/json", VENDOR_JSON)
+    version = args.get("version") if media.lower() == VENDOR_JSON else None
+    if version is not None and version not in versions:
+        raise RestError(400, "UnsupportedVersion", f"API version {version!r} is not "
+                        f"supported by this site; it serves {', '.join(versions)}.")
     if not ok:
         raise RestError(406, "NotAcceptable", f"Accept must be {VENDOR_JSON}; version="
                         f"{versions[0]} (or application/json), not {accept or 'missing'}.")
@@ -283,7 +244,7 @@ def _filtered(kind: str, ctx: _Ctx, parent: int | None) -> list[dict]:
     items = ctx.tenant.collection(kind, parent)
     if ctx.query.get("conditions"):
         try:
-            test = compile_conditions(ctx.query["conditions"], SCHEMAS[kind])
+            test = compile_conditions(ctx.query["conditions"], _fields(kind))
         except ConditionError as e:
             raise RestError(400, "InvalidObject", f"conditions: {e}") from None
         items = [o for o in items if test(o)]
@@ -298,20 +259,23 @@ def _list(kind: str, ctx: _Ctx, parent: int | None = None) -> _Reply:
     items = _filtered(kind, ctx, parent)
     size = _int_param(ctx.query, "pageSize", 25, 1, 1000)
     links: list[tuple[str, str]] = []
+    endless = bool(ctx.fault.get("ignore_page"))  # the same first page, and always a next
     if ctx.forward:
         if ctx.query.get("orderby"):
             raise RestError(400, "InvalidObject", "orderBy cannot be used with "
                             "pagination-type: forward-only (pages come in id order).")
         after = _int_param(ctx.query, "pageId", 0, 0)
-        rest = sorted((o for o in items if o["id"] > after), key=lambda o: o["id"])
+        rest = sorted((o for o in items if o["id"] > after * (not endless)),
+                      key=lambda o: o["id"])
         page_items = rest[:size]
-        if len(rest) > size:
+        if len(rest) > size or (endless and page_items):
             links.append((ctx.link(pageid=page_items[-1]["id"]), "next"))
     else:
-        page = _int_param(ctx.query, "page", 1, 1)
+        asked = page = _int_param(ctx.query, "page", 1, 1)
+        page = 1 if endless else page
         if ctx.query.get("orderby"):
             try:
-                items = order_by(items, ctx.query["orderby"], SCHEMAS[kind])
+                items = order_by(items, ctx.query["orderby"], _fields(kind))
             except ConditionError as e:
                 raise RestError(400, "InvalidObject", str(e)) from None
         else:
@@ -322,6 +286,8 @@ def _list(kind: str, ctx: _Ctx, parent: int | None = None) -> _Reply:
             links += [(ctx.link(page=1), "first"), (ctx.link(page=min(page - 1, last)), "prev")]
         if page < last:
             links += [(ctx.link(page=page + 1), "next"), (ctx.link(page=last), "last")]
+        elif endless:
+            links = [(ctx.link(page=asked + 1), "next")]
     headers = {"Link": ", ".join(f'<{u}>; rel="{r}"' for u, r in links)} if links else {}
     return _json(200, [_trim(o, ctx) for o in page_items], headers)
 
@@ -339,25 +305,52 @@ def _created(ctx: _Ctx, obj: dict) -> _Reply:
     return _json(201, obj, {"Location": f"{ctx.url.rstrip('/')}/{obj['id']}"})
 
 
+def _patched(ctx: _Ctx, kind: str, ids: tuple[int, ...], apply: Callable[[], dict]) -> _Reply:
+    """A PATCH's answer; under a `keep_old` fault the change is answered but not kept."""
+    if not ctx.fault.get("keep_old"):
+        return _json(200, apply())
+    target = ctx.tenant.get(kind, ids[-1], ids[0] if len(ids) == 2 else None)
+    old = copy.deepcopy(target)
+    apply()
+    target.clear()
+    target.update(old)
+    return _json(200, old)
+
+
 _ID = r"(\d+)"
-_LISTS = {"company/companies": "companies", "company/configurations/types": "types",
+_LISTS = {"company/companies": "companies", "company/companies/statuses": "company_statuses",
+          "company/configurations/types": "types",
+          "company/configurations/statuses": "configuration_statuses",
           "company/configurations": "configurations", "finance/agreements": "agreements",
-          rf"finance/agreements/{_ID}/additions": "additions", "procurement/catalog": "catalog"}
+          rf"finance/agreements/{_ID}/additions": "additions", "procurement/catalog": "catalog",
+          "finance/invoices": "invoices", "finance/agreementrecap": "recaps"}
 _TABLE: dict[str, dict[str, Callable[..., _Reply]]] = {
     "system/info": {"GET": lambda ctx: _json(200, SYSTEM_INFO)}}
 for _base, _kind in _LISTS.items():
     _TABLE[_base] = {"GET": partial(_list, _kind)}
-    _TABLE[f"{_base}/count"] = {"GET": partial(_count, _kind)}
+    if _kind != "recaps":  # ConnectWise has no /finance/agreementrecap/count
+        _TABLE[f"{_base}/count"] = {"GET": partial(_count, _kind)}
     _TABLE[f"{_base}/{_ID}"] = {"GET": partial(_one, _kind)}
 _TABLE["company/configurations"]["POST"] = lambda ctx: _created(
     ctx, ctx.tenant.create_configuration(ctx.body))
-_TABLE[f"company/configurations/{_ID}"]["PATCH"] = lambda ctx, i: _json(
-    200, ctx.tenant.patch_configuration(i, ctx.body))
+_TABLE[f"company/configurations/{_ID}"]["PATCH"] = lambda ctx, i: _patched(
+    ctx, "configurations", (i,), lambda: ctx.tenant.patch_configuration(i, ctx.body))
 _TABLE[f"finance/agreements/{_ID}/additions"]["POST"] = lambda ctx, a: _created(
     ctx, ctx.tenant.create_addition(a, ctx.body))
-_TABLE[f"finance/agreements/{_ID}/additions/{_ID}"]["PATCH"] = lambda ctx, a, i: _json(
-    200, ctx.tenant.patch_addition(a, i, ctx.body))
+_TABLE[f"finance/agreements/{_ID}/additions/{_ID}"]["PATCH"] = lambda ctx, a, i: _patched(
+    ctx, "additions", (a, i), lambda: ctx.tenant.patch_addition(a, i, ctx.body))
 _ROUTES = [(re.compile(pattern, re.IGNORECASE), methods) for pattern, methods in _TABLE.items()]
+# What the simulator serves, in the OpenAPI document's spelling ({parentId}, {id}): the
+# contract test checks each against ConnectWise's schemas.
+SERVED: dict[str, list[str]] = {
+    "/" + "/".join("{id}" if s == _ID and i == p.count("/") else "{parentId}" if s == _ID
+                   else s for i, s in enumerate(p.split("/"))): sorted(m)
+    for p, m in _TABLE.items()}
+
+
+@cache
+def _fields(kind: str) -> dict[str, str]:
+    return condition_fields(SCHEMA_OF[kind])
 
 
 def _route(api_path: str) -> tuple[dict[str, Callable[..., _Reply]], list[int]]:
@@ -368,43 +361,3 @@ def _route(api_path: str) -> tuple[dict[str, Callable[..., _Reply]], list[int]]:
         if m:
             return methods, [int(g) for g in m.groups()]
     raise RestError(404, "NotFound", f"No such endpoint: {api_path or '/'}.")
-
-
-def _rows(state: dict) -> tuple[list[tuple], list[tuple]]:
-    configs, additions = [], []
-    for tenant, companies in sorted((state.get("rest") or {}).items()):
-        for ident, held in sorted(companies.items()):
-            configs += [(tenant, ident, c) for c in held["configurations"]]
-            additions += [(tenant, ident, a) for a in held["additions"]]
-    return configs, additions
-
-
-def _num(value: Any, width: int) -> str:
-    return f"{value:>{width}.2f}" if isinstance(value, int | float) else f"{'-':>{width}}"
-
-
-def format_rest_tab(state: dict) -> str:
-    """The REST side as text for `show`: configurations, then agreement additions; "" if none."""
-    if not state.get("rest"):
-        return ""
-    configs, additions = _rows(state)
-    lines = ["REST API v3.0 configurations",
-             f"{'COMPANY ID':<12} {'IDENTIFIER':<14} {'ID':>6} {'BILLABLE GB':>12} {'YEAR':>5} "
-             f"{'MONTH':>5}  TYPE / DEVICE IDENTIFIER"]
-    lines += [f"{t:<12} {i:<14} {c['id']:>6} {_num(c['backupBillableSpaceGb'], 12)} "
-              f"{c['backupYear'] or '-':>5} {c['backupMonth'] or '-':>5}  "
-              f"{c['type']} / {c['deviceIdentifier'] or '-'}" for t, i, c in configs]
-    lines += ["(none)"] if not configs else []
-    lines += ["", "REST API v3.0 agreement additions",
-              f"{'COMPANY ID':<12} {'IDENTIFIER':<14} {'ID':>6} {'QUANTITY':>12}  "
-              "PRODUCT / AGREEMENT"]
-    lines += [f"{t:<12} {i:<14} {a['id']:>6} {_num(a['quantity'], 12)}  {a['product']} / "
-              f"{a['agreement']} (#{a['agreement_id']})" for t, i, a in additions]
-    lines += ["(none)"] if not additions else []
-    return "\n".join(lines)
-
-
-def render_rest_tab(state: dict) -> str:
-    """The REST side for GET /, after the SOAP table; "" if no tenant answers REST."""
-    text = format_rest_tab(state)
-    return f"<h1>REST API v3.0</h1><pre>{html.escape(text)}</pre>" if text else ""

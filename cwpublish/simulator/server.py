@@ -10,12 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 
-from cwpublish.simulator.rest_http import (
-    format_rest_tab,
-    handle_rest,
-    is_rest_path,
-    render_rest_tab,
-)
+from cwpublish.simulator.rest_http import handle_rest, is_rest_path
+from cwpublish.simulator.rest_show import format_rest_tab, render_rest_tab
+from cwpublish.simulator.rest_validate import RestError
 from cwpublish.simulator.site import NS, SOAP_NS, SimulatedConnectWise, SoapFault
 
 MAX_BODY = 64 * 1024 * 1024
@@ -98,6 +95,16 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path == "/_sim/reset":
             sim.reset()
             self._send(200, b"{}", "application/json")
+        elif self.path == "/_sim/invoice":  # generate an agreement's invoice now
+            try:
+                with sim.lock:
+                    answer = sim.rest.generate_invoice(json.loads(raw or b"null"))
+                self._send(200, json.dumps(answer).encode(), "application/json")
+            except ValueError as e:
+                self._send(400, json.dumps({"code": "InvalidObject", "message": str(e)}).encode(),
+                           "application/json")
+            except RestError as e:
+                self._send(e.status, json.dumps(e.body()).encode(), "application/json")
         elif self.path.lower().endswith(".asmx"):
             self._soap(sim, raw)
         elif is_rest_path(self.path):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import ClassVar
 
@@ -24,6 +24,7 @@ UNKNOWN_KEY = "unknown-key"  # ConnectWise has no such client (Managed ID, compa
 REJECTED = "rejected"  # ConnectWise refused this client's record
 NOT_SENT = "not-sent"  # not attempted: a partner-wide failure stopped the publish
 NO_USAGE = "no-usage"  # the usage data has no row for this client
+INVOICED = "invoiced"  # its agreement was invoiced after the period's day (invoicing.py)
 
 # A client row's text when a partner-wide failure stopped it: the failure itself is stated
 # once, as the entry's error, not repeated on every row (150 clients, one wrong password).
@@ -63,6 +64,7 @@ class Sent:
 
     results: list[RecordResult]
     stopped_by: str | None = None
+    summed: list = field(default_factory=list)  # summing.OtherClient added to a written total
 
 
 class Target(ABC):
@@ -99,6 +101,16 @@ class Target(ABC):
         """For check-config --online: key -> why publishing that known client would fail
         (beyond an unknown key), read without writing. None found by default."""
         return {}
+
+    def use_context(self, others: list) -> None:
+        """The partner's clients not in this run (summing.OtherClient): a target that writes
+        one total for several clients adds theirs; others ignore it."""
+        return None
+
+    def invoicing(self, keys: list[str]) -> list:
+        """The invoicing state (invoicing.AgreementInvoices) of the agreements these clients
+        bill on; none for a target that writes no agreement. ConnectWiseError if unreadable."""
+        return []
 
     @abstractmethod
     def send(self, records: list[UsageRecord], progress: Progress | None = None) -> Sent:

@@ -7,6 +7,7 @@ each ConnectWise site and verifies every Managed ID. Each check is a line marked
 from __future__ import annotations
 
 from cwpublish import credentials
+from cwpublish.billing_modes import billing_statement
 from cwpublish.config import Config, Partner
 from cwpublish.errors import EXIT_FAILED, EXIT_USAGE, CwpublishError
 from cwpublish.period import Period
@@ -14,6 +15,7 @@ from cwpublish.plan import partner_period, pick_partners
 from cwpublish.preflight import Check, online_checks
 from cwpublish.schedule import run_date
 from cwpublish.usage import read_usage
+from cwpublish.usecases.invoice_guard import invoice_checks
 
 
 def check_config(config: Config, partner_names: tuple[str, ...], online: bool) -> list[Check]:
@@ -82,7 +84,8 @@ def _partner(partner: Partner, online: bool) -> list[Check]:
     from cwpublish.connect import describe
 
     name, cw = partner.name, partner.connectwise
-    checks = [Check("ok", name, describe(partner))]
+    bills, statement = billing_statement(partner)
+    checks = [Check("ok", name, describe(partner)), Check(bills, name, statement)]
     if cw.allow_insecure_http and cw.site.startswith("http://"):
         checks.append(
             Check("warn", name, "plain http:// site (allow_insecure_http): only for the simulator")
@@ -130,6 +133,7 @@ def _partner(partner: Partner, online: bool) -> list[Check]:
             )
         else:
             checks += online_checks(partner)
+            checks += invoice_checks(partner)
     return checks
 
 

@@ -40,7 +40,9 @@ from cwpublish.plan import (
     resolve_periods,
 )
 from cwpublish.recording import catch_up
-from cwpublish.targets.base import Progress
+from cwpublish.summing import attach_context, context_rows
+from cwpublish.targets.base import INVOICED, Progress
+from cwpublish.usecases.invoice_guard import guard_invoiced, missed_by, read_invoices
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,9 @@ class Prompter(Protocol):
     def confirm_plans(self, plans: list[Plan]) -> bool:
         """Send these plans?"""
 
+    def confirm_invoiced(self, lines: list[str]) -> bool:
+        """Publish usage whose agreement invoice already went out without it?"""
+
 
 @dataclass
 class DryRun:
@@ -107,9 +112,14 @@ def _plans(config: Config, req: ManualRequest) -> tuple[list[Plan], bool]:
                 "--to": req.last,
             }
         )
-        return plan_retry(config, req.retry, who), False
+        plans = plan_retry(config, req.retry, who)
+        attach_context(plans, config.state_dir)
+        read_invoices(plans)
+        return plans, False
     periods = resolve_periods(req.month, req.first, req.last)
     plans = plan_manual(config, req.partners, req.clients, periods, who)
+    attach_context(plans, config.state_dir)
+    read_invoices(plans)
     return plans, len(periods) > 1
 
 
@@ -227,6 +237,7 @@ def publish_manual(
     accepted = Accepted()
     if not req.force:
         plans = guard(config, plans, prompter, accepted)
+    plans = guard_invoiced(plans, prompter, req.force)
     if prompter.interactive and not prompter.confirm_plans(plans):
         raise Aborted("aborted; nothing was sent")
     with PublishLock(config.state_dir):
@@ -315,10 +326,12 @@ def dry_run(config: Config, req: ManualRequest, bodies: bool = False) -> DryRun:
     duplicates = [] if req.force else find_duplicates(config.state_dir, plans)
     overwrites = [] if req.force else find_overwrites(config.state_dir, plans)
     previews = [
-        preview(plan, duplicate_keys(duplicates, plan), overwrite_keys(overwrites, plan))
+        preview(plan, duplicate_keys(duplicates, plan), overwrite_keys(overwrites, plan),
+                req.force)
         for plan in plans
     ]
-    refused = bool(duplicates or overwrites)
+    invoiced = not req.force and any(missed_by(p) for p in plans)
+    refused = bool(duplicates or overwrites) or invoiced
     result = DryRun(previews, dry_run_exit_code(previews, refused))
     if bodies:
         from cwpublish.targets import target_class
@@ -332,14 +345,19 @@ def dry_run(config: Config, req: ManualRequest, bodies: bool = False) -> DryRun:
 
 
 def preview(
-    plan: Plan, duplicates: set[str], newer: dict[str, Overwrite] | None = None
+    plan: Plan,
+    duplicates: set[str],
+    newer: dict[str, Overwrite] | None = None,
+    force: bool = False,
 ) -> dict:
     """What a plan would do, shaped like a history entry (for --dry-run and its --json).
 
     A client is `duplicate` (already published for the period), `newer-held` (ConnectWise
-    holds a newer month, its `held`, that this run would replace for good) or `would-publish`.
+    holds a newer month, its `held`, that this run would replace for good), `invoiced` (its
+    agreement was invoiced after the day this period was due; --force) or `would-publish`.
     """
     newer = newer or {}
+    missed = {} if force else {k: m for m in missed_by(plan) for k in m.state.keys}
 
     def row(r) -> dict:
         found = {"name": r.client, "managed_id": r.key, "billable_gb": float(r.billable_gb),
@@ -353,6 +371,9 @@ def preview(
                 f"ConnectWise holds {held.held} ({held.since}), newer than {plan.period}: it "
                 "would be replaced; needs --force"
             ))
+        elif r.key in missed:
+            reason = missed[r.key].reason(plan.period)
+            found.update(status="invoiced", error=f"{reason}; needs --force", kind=INVOICED)
         return found
 
     clients = [row(r) for r in plan.to_send]
@@ -384,4 +405,7 @@ def preview(
         "usage_source": plan.usage_source,
         "clients": clients,
         "unmapped": plan.unmapped,
+        "warnings": list(plan.notes),
+        "summed_with": context_rows(plan.context),
+        "invoices": [s.to_dict() for s in plan.invoices],
     }

@@ -201,6 +201,7 @@ def _publish_due(
                 ping(partner.schedule.ping_url)
                 continue
             plan = plan_partner(partner, due.period, list(pending), "automatic", initiated_by)
+            plan.allow_invoiced = force  # --force: even after an invoice missed it
             plan.skipped = [
                 ClientResult(
                     c.name,

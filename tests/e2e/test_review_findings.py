@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import time
 import urllib.parse
 from datetime import date
 
@@ -107,7 +106,11 @@ def test_a_second_sigterm_exits_143_and_the_next_run_closes_the_entry(sim, make_
     proc = start_publish(config)
     wait_for(lambda: soap_requests(sim, "UpdateManagedDevices"))
     proc.send_signal(signal.SIGTERM)
-    time.sleep(0.3)  # the first is handled; the update in flight has ~1.7 s to go
+    said = ""  # the second only once the first was handled (two at once would be merged)
+    while "stopping after the requests in flight" not in said:
+        line = proc.stderr.readline()
+        assert line, said
+        said += line
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 143, err

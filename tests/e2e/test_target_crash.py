@@ -2,10 +2,10 @@
 publish, never an internal error: one clean line, `--json`, a history entry, the email, the
 journal closed, and the other partners published.
 
-The answers are real: the simulator answers a REST call with JSON nested 100,000 deep (the JSON
-reader raises RecursionError), a configuration type whose id is not a number (`int()` raises
-ValueError in a look-up), or a write's answer nested too deep. Closing and opening a target
-cannot be made to fail by an answer, so those two tests plant the exception on the target.
+The REST reader now turns every odd answer it knows (JSON nested too deep, an id that is not a
+number) into a clean ConnectWiseError (tests/e2e/test_rest_money_safety.py), so no real answer
+reaches this path any more: these tests plant the exception a transport bug would raise
+(RecursionError, ValueError, KeyError) in the pre-flight, a look-up, one write, open and close.
 """
 
 from __future__ import annotations
@@ -23,17 +23,31 @@ from conftest import (
     partner_config,
     read_history,
     rest_partner_config,
-    sim_faults,
     tenant,
 )
 from cwpublish.simulator import SimulatorServer
 
 PERIOD = f"{date.today():%Y-%m}"
-DEEP = "[" * 100_000  # json raises RecursionError reading it, not a ValueError
 
 
-def answer(operation: str, raw: str, **more) -> dict:
-    return {"operation": operation, "raw": raw, "content_type": "application/json", **more}
+def plant(monkeypatch, owner, name: str, exc: BaseException, times: int = 10**6) -> None:
+    """Make `owner.name` raise `exc` (its first `times` calls), as a transport bug would."""
+    real = getattr(owner, name)
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        if len(calls) <= times:
+            raise exc
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, broken)
+
+
+def rest_target():
+    from cwpublish.targets.connectwise_rest.target import RestTarget
+
+    return RestTarget
 
 
 def rest(url: str) -> dict:
@@ -73,11 +87,11 @@ def assert_clean(result, tmp_path) -> None:
 
 
 def test_an_unreadable_preflight_answer_fails_that_partner_and_the_other_publishes(
-    sim, other_site, make_config, keys, run, smtp_server, smtp_password, tmp_path
+    sim, other_site, make_config, keys, run, smtp_server, smtp_password, tmp_path, monkeypatch
 ):
     config = make_config(partners=[rest(sim.url), soap(other_site.url)],
                          smtp=smtp_server.config, usage={f"acme-{PERIOD}.csv": USAGE})
-    sim_faults(sim, [answer("GET /system/info", DEEP)])
+    plant(monkeypatch, rest_target(), "preflight", RecursionError("maximum recursion depth"))
     result = run(config, "publish", "--yes", "--json")
     out = json.loads(result.stdout)
     assert result.exit_code == out["exit_code"] != 0  # the run's rule: outcome.py
@@ -96,11 +110,11 @@ def test_an_unreadable_preflight_answer_fails_that_partner_and_the_other_publish
 
 
 def test_an_odd_id_in_a_lookup_while_sending_fails_the_partner_in_one_line(
-    sim, make_config, keys, run, tmp_path
+    sim, make_config, keys, run, tmp_path, monkeypatch
 ):
     config = make_config(partners=[rest(sim.url)], usage={f"acme-{PERIOD}.csv": USAGE})
-    sim_faults(sim, [answer("GET /company/configurations/types",
-                            '[{"id": "x7", "name": "Backup Stats"}]', times=1)])
+    plant(monkeypatch, rest_target(), "_configuration_writes",
+          ValueError("invalid literal for int() with base 10: 'x7'"), times=1)
     result = run(config, "publish", "--yes")
     assert result.exit_code == 1
     line = ("sending failed unexpectedly (ValueError: invalid literal for int() with base 10: "
@@ -116,10 +130,12 @@ def test_an_odd_id_in_a_lookup_while_sending_fails_the_partner_in_one_line(
 
 
 def test_an_unreadable_answer_to_one_write_fails_that_client_only(
-    sim, make_config, keys, run, tmp_path
+    sim, make_config, keys, run, tmp_path, monkeypatch
 ):
+    from cwpublish.targets.connectwise_rest import writes
+
     config = make_config(partners=[rest(sim.url)], usage={f"acme-{PERIOD}.csv": USAGE})
-    sim_faults(sim, [answer("POST /company/configurations", DEEP, times=1)])
+    plant(monkeypatch, writes, "_make", RecursionError("maximum recursion depth"), times=1)
     result = run(config, "publish", "--yes", "--json")
     assert result.exit_code == 3
     [entry] = json.loads(result.stdout)["entries"]
@@ -127,15 +143,16 @@ def test_an_unreadable_answer_to_one_write_fails_that_client_only(
     assert len(failed) == 1 and failed[0]["kind"] == "rejected"
     assert failed[0]["error"].startswith(
         "POST /company/configurations failed unexpectedly (RecursionError: ")
+    assert len(rest_writes(sim)) == 2  # the planted write never reached the site
     assert [c["status"] for c in read_history(tmp_path)[0]["clients"]].count("published") == 2
     assert_clean(result, tmp_path)
 
 
 def test_check_config_online_shows_an_unreadable_answer_as_a_failed_check(
-    sim, make_config, keys, run, tmp_path
+    sim, make_config, keys, run, tmp_path, monkeypatch
 ):
     config = make_config(partners=[rest(sim.url)], usage={f"acme-{PERIOD}.csv": USAGE})
-    sim_faults(sim, [answer("GET /system/info", DEEP)])
+    plant(monkeypatch, rest_target(), "preflight", RecursionError("maximum recursion depth"))
     result = run(config, "check-config", "--online", "--json")
     assert result.exit_code == 1
     fails = [c for c in json.loads(result.stdout)["checks"] if c["status"] == "fail"]
@@ -171,7 +188,7 @@ def test_a_target_failing_to_open_or_close_is_no_crash(
 
 
 def test_the_night_before_check_reports_an_unreadable_answer_instead_of_crashing(
-    sim, make_config, keys, run, smtp_server, smtp_password
+    sim, make_config, keys, run, smtp_server, smtp_password, monkeypatch
 ):
     from freezegun import freeze_time
 
@@ -179,7 +196,7 @@ def test_the_night_before_check_reports_an_unreadable_answer_instead_of_crashing
     partner["schedule"] = {"day": 5, "timezone": "America/New_York"}
     config = make_config(partners=[partner], smtp=smtp_server.config,
                          usage={"acme-2026-11.csv": USAGE})
-    sim_faults(sim, [answer("GET /system/info", DEEP)])
+    plant(monkeypatch, rest_target(), "preflight", RecursionError("maximum recursion depth"))
     with freeze_time("2026-11-04 15:00:00", tick=True):
         result = run(config, "publish", "--scheduled")
     assert result.exit_code == 0 and result.stdout == ""

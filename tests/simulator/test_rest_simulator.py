@@ -379,7 +379,9 @@ def test_additions_post_and_patch(server):
                [{"op": "replace", "path": "quantity", "value": "12"}])[0] == 400
     held = state(server)["rest"]["acme"]["CONTOSO-01"]["additions"]
     assert held == [{"agreement": "Backup 2026", "agreement_id": agreement["id"],
-                     "product": "RCLOUD-GB", "quantity": 12, "id": added["id"]}]
+                     "product": "RCLOUD-GB", "quantity": 12, "id": added["id"],
+                     "billedQuantity": 0, "effectiveDate": "2026-02-01T00:00:00Z",
+                     "cancelledDate": None}]
     assert api(server, "POST", "/finance/agreements/99999/additions",
                {"product": {"identifier": "RCLOUD-GB"}, "billCustomer": "Billable"})[0] == 404
 

@@ -4,7 +4,10 @@ Basic auth with the API member's keys, the integration's clientId and a pinned A
 go on every call. A 429 pauses every request to the site for its Retry-After (a shared gate),
 not only the refused one; 429/5xx and connection failures are retried within the time budget;
 401/403 mean the keys, role or clientId are wrong; 400/404/409 are ConnectWise refusing one
-record (RestRejected, with ConnectWise's own message).
+record (RestRejected, with ConnectWise's own message). Every wait honours the time budget and
+Ctrl-C/SIGTERM. A create (POST) is never repeated blind: only when it surely was not stored
+(429, no connection made); otherwise it is OutcomeUnknown and the caller reads first.
+Answers are checked for shape (answers.py): anything else is a ConnectWiseError "response".
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import time
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from cwpublish import interrupt
 from cwpublish.config import ConnectWise
 from cwpublish.errors import ConnectWiseError
 from cwpublish.redaction import clean_line, register
+from cwpublish.targets.connectwise_rest.answers import parse_json, plain_text, records
 from cwpublish.targets.http import (
     DeadlineExceeded,
     Redirected,
@@ -30,6 +35,7 @@ from cwpublish.targets.http import (
 from cwpublish.targets.retry import with_retries
 
 PAGE_SIZE = 1000  # ConnectWise's maximum
+MAX_PAGES = 200  # 200,000 objects for one look-up: past that the server is not paging
 MAX_ERROR_TEXT = 300
 
 
@@ -40,6 +46,19 @@ class RestRejected(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class OutcomeUnknown(ConnectWiseError):
+    """A create whose answer never came whole (time-out, connection lost, 5xx, an answer of
+    the wrong shape): ConnectWise may have stored it, so it must be read before sent again."""
+
+    def __init__(self, cause: ConnectWiseError):
+        super().__init__(
+            cause.operation, cause.message, kind=cause.kind, http_status=cause.http_status
+        )
+
+    def after(self, attempts: int) -> ConnectWiseError:
+        return self if attempts == 1 else OutcomeUnknown(super().after(attempts))
 
 
 class Gate:
@@ -53,13 +72,16 @@ class Gate:
         with self._lock:
             self._until = max(self._until, time.monotonic() + seconds)
 
-    def wait(self) -> None:
+    def wait(self, limit: float) -> float:
+        """Wait out the pause unless it ends after `limit` (monotonic) or a signal stops it:
+        0 once waited, else the seconds of pause left."""
         while True:
             with self._lock:
                 left = self._until - time.monotonic()
             if left <= 0:
-                return
-            time.sleep(left)
+                return 0.0
+            if time.monotonic() + left > limit or not interrupt.sleep(left):
+                return left
 
 
 def quoted(value: str) -> str:
@@ -115,25 +137,52 @@ class RestClient:
         return self._call(f"GET {path}", "GET", self._url(path), params=params)
 
     def pages(self, path: str, conditions: str, fields: str) -> list[dict]:
-        """Every object matching `conditions`, PAGE_SIZE at a time."""
+        """Every object matching `conditions` (all when empty), PAGE_SIZE at a time; each a
+        JSON object with a numeric id. A server that repeats a page (it ignores `page`) or
+        pages past MAX_PAGES is stopped with an error, as is a signal between pages."""
+        operation = f"GET {path}"
         found: list[dict] = []
-        page = 1
-        while True:
-            batch = self.get(
-                path, conditions=conditions, fields=fields, page=page, pageSize=PAGE_SIZE
-            )
-            if not isinstance(batch, list):
+        seen: set[int] = set()
+        query = {"conditions": conditions} if conditions else {}
+        for page in range(1, MAX_PAGES + 1):
+            if interrupt.requested():
+                raise ConnectWiseError(operation, f"{interrupt.reason()} while reading pages")
+            batch = records(operation, self.host, self.get(
+                path, **query, fields=fields, page=page, pageSize=PAGE_SIZE
+            ))
+            fresh = [o for o in batch if o["id"] not in seen]
+            if batch and not fresh:
                 raise ConnectWiseError(
-                    f"GET {path}", f"{self.host} answered a list with something else",
+                    operation,
+                    f"{self.host} answered page {page} with the objects of an earlier page "
+                    "(it ignores `page`); stopped",
                     kind="response",
                 )
-            found += [o for o in batch if isinstance(o, dict)]
+            seen.update(o["id"] for o in fresh)
+            found += fresh
             if len(batch) < PAGE_SIZE:
                 return found
-            page += 1
+        raise ConnectWiseError(
+            operation,
+            f"{self.host} had more than {MAX_PAGES} pages of {PAGE_SIZE}; stopped",
+            kind="response",
+        )
 
-    def post(self, path: str, body: dict) -> Any:
-        return self._call(f"POST {path}", "POST", self._url(path), json=body)
+    def create(self, path: str, body: dict, started: float | None = None) -> dict:
+        """POST a new record; its answer, a JSON object with a numeric id. Retried only when
+        it surely was not stored (429, no connection made), within the budget counted from
+        `started`; otherwise OutcomeUnknown (create.py reads before sending it again)."""
+        operation, url = f"POST {path}", self._url(path)
+        started = time.monotonic() if started is None else started
+
+        def once() -> dict:
+            answer = self._once(operation, "POST", url, True, started, json=body)
+            try:
+                return records(operation, self.host, [answer])[0]
+            except ConnectWiseError as e:
+                raise OutcomeUnknown(e) from None
+
+        return with_retries(self.cw, once, started)
 
     def patch(self, path: str, ops: list[dict]) -> Any:
         return self._call(f"PATCH {path}", "PATCH", self._url(path), json=ops)
@@ -144,19 +193,41 @@ class RestClient:
         return f"{self.base}{path}"
 
     def _call(self, operation: str, method: str, url: str, auth: bool = True, **kw: Any) -> Any:
-        return with_retries(self.cw, lambda: self._once(operation, method, url, auth, **kw))
+        started = time.monotonic()
+        return with_retries(
+            self.cw, lambda: self._once(operation, method, url, auth, started, **kw), started
+        )
 
-    def _once(self, operation: str, method: str, url: str, auth: bool, **kw: Any) -> Any:
+    def _once(
+        self, operation: str, method: str, url: str, auth: bool, started: float, **kw: Any
+    ) -> Any:
+        """One request. A POST that may have been stored fails as OutcomeUnknown."""
+        try:
+            return self._request(operation, method, url, auth, started, **kw)
+        except ConnectWiseError as e:
+            if method == "POST" and e.http_status != 429 and (
+                e.transient or e.kind == "response"
+            ) and not getattr(e, "unsent", False):
+                raise OutcomeUnknown(e) from None
+            raise
+
+    def _request(
+        self, operation: str, method: str, url: str, auth: bool, started: float, **kw: Any
+    ) -> Any:
         import requests
 
-        self.gate.wait()
+        left = self.gate.wait(started + self.cw.retry_max_seconds)
+        if left:
+            raise self._gate_closed(operation, left)
         headers = dict(self.headers) if auth else {"Accept": "application/json"}
         try:
             response = send(self.session, method, url, self.cw.timeout, headers=headers, **kw)
         except (
             requests.exceptions.RequestException, ResponseTooLarge, Redirected, DeadlineExceeded
         ) as e:
-            raise transport_error(operation, self.host, self.cw.timeout, e) from None
+            error = transport_error(operation, self.host, self.cw.timeout, e)
+            error.unsent = _never_connected(e)  # type: ignore[attr-defined]
+            raise error from None
         status = response.status_code
         if 200 <= status < 300:
             return self._json(operation, response)
@@ -173,6 +244,19 @@ class RestClient:
             error.transient = True
         raise error
 
+    def _gate_closed(self, operation: str, left: float) -> ConnectWiseError:
+        if interrupt.requested():
+            return ConnectWiseError(
+                operation, f"{interrupt.reason()} while {self.host} asked to wait (Retry-After)"
+            )
+        return ConnectWiseError(
+            operation,
+            f"{self.host} asked every request to wait {left:.0f}s more (Retry-After), past the "
+            f"time budget (connectwise.retry_max_seconds: {self.cw.retry_max_seconds:g})",
+            kind="http",
+            http_status=429,
+        )
+
     def _json(self, operation: str, response: Any) -> Any:
         if not response.content.strip():
             return None
@@ -184,19 +268,15 @@ class RestClient:
                 "(a proxy or login page?)",
                 kind="response",
             )
-        try:
-            return response.json()
-        except ValueError:
-            raise ConnectWiseError(
-                operation, f"{self.host} answered with invalid JSON", kind="response"
-            ) from None
+        return parse_json(operation, self.host, response.content)
 
     def _error_text(self, response: Any) -> str:
-        """ConnectWise's own message (and field errors) from a JSON error body, one line."""
+        """ConnectWise's own message (and field errors) from a JSON error body, one line;
+        the start of a plain-text body (a proxy's, e.g. Cloudflare's `error code: 1015`)."""
         try:
-            body = response.json()
-        except ValueError:
-            return ""
+            body = parse_json("", self.host, response.content)
+        except ConnectWiseError:
+            return clean_line(plain_text(response), MAX_ERROR_TEXT, self._secret)
         if not isinstance(body, dict):
             return ""
         parts = [str(body.get("message") or body.get("code") or "")]
@@ -206,3 +286,15 @@ class RestClient:
                 parts.append(f"{field}{e.get('message') or e.get('code') or ''}")
         text = "; ".join(p for p in parts if p)
         return clean_line(text, MAX_ERROR_TEXT, self._secret)
+
+
+def _never_connected(e: Exception) -> bool:
+    """Whether the request failed before a connection was made (so it surely was not
+    stored): refused, unresolvable or timed out while connecting."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError
+
+    if isinstance(e, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(e.args[0], "reason", None) if e.args else None
+    return isinstance(reason, ConnectTimeoutError)  # NewConnectionError is one too

@@ -1,31 +1,57 @@
 """Look-ups the REST target makes, in pages and `conditions`, never one request per client for
 data a page can carry: companies by identifier, configurations by deviceIdentifier, agreements
-by company; additions per agreement (a sub-resource: one request per agreement)."""
+by company; additions per agreement (a sub-resource: one request per agreement); the company
+statuses once. The same look-ups re-read what a create of unknown outcome left (writes.py)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from urllib.parse import quote_plus, urlencode
 
-from cwpublish.targets.connectwise_rest.client import RestClient, quoted
+from cwpublish.errors import ConnectWiseError
+from cwpublish.targets.connectwise_rest.answers import ref_id
+from cwpublish.targets.connectwise_rest.client import PAGE_SIZE, RestClient, quoted
 
-CHUNK = 100  # values per `in (...)` list: the request line stays a few KB
+CHUNK = 100  # values per `in (...)` list at most...
+MAX_QUERY = 2000  # ...and at most this many bytes of URL-encoded query string per request
+SEPARATOR = ", "
 
 
-def _chunks(values: Iterable, size: int = CHUNK) -> list[list]:
-    items = list(dict.fromkeys(values))
-    return [items[i : i + size] for i in range(0, len(items), size)]
+def chunks(
+    values: Iterable[str], condition: Callable[[str], str], fields: str,
+    size: int = CHUNK, max_bytes: int = MAX_QUERY,
+) -> list[list[str]]:
+    """`values` (duplicates dropped) in lists of at most `size`, each list's query string
+    (`condition(listed)`, fields, page, pageSize; URL-encoded as sent) at most `max_bytes`
+    long; a value too long to share a request goes alone."""
+    base = len(urlencode({"conditions": condition(""), "fields": fields, "page": 1,
+                          "pageSize": PAGE_SIZE}))
+    gap = len(quote_plus(SEPARATOR))
+    out: list[list[str]] = []
+    current: list[str] = []
+    used = base
+    for value in dict.fromkeys(values):
+        cost = len(quote_plus(value))
+        if current and (len(current) >= size or used + gap + cost > max_bytes):
+            out.append(current)
+            current, used = [], base
+        used += cost + (gap if current else 0)
+        current.append(value)
+    if current:
+        out.append(current)
+    return out
 
 
 def _grouped(
-    client: RestClient, path: str, condition: Callable[[str], str], values: Iterable, fields: str,
-    key: Callable[[dict], object],
+    client: RestClient, path: str, condition: Callable[[str], str], values: Iterable[str],
+    fields: str, key: Callable[[dict], object],
 ) -> dict:
-    """Objects at `path` for `values` (CHUNK per request, `condition(listed)` each), grouped
-    by `key(object)`."""
+    """Objects at `path` for `values` (chunked by count and bytes, `condition(listed)` each),
+    grouped by `key(object)`."""
     found: dict = defaultdict(list)
-    for chunk in _chunks(values):
-        for obj in client.pages(path, condition(", ".join(chunk)), fields):
+    for chunk in chunks(values, condition, fields):
+        for obj in client.pages(path, condition(SEPARATOR.join(chunk)), fields):
             found[key(obj)].append(obj)
     return found
 
@@ -42,10 +68,40 @@ def companies(client: RestClient, identifiers: Iterable[str]) -> dict[str, list[
     )
 
 
-def is_active(company: dict) -> bool:
+def company_statuses(client: RestClient) -> dict[int, dict] | None:
+    """status id -> the company status (its name and `inactiveFlag`), or None when the API
+    member may not read the list (HTTP 403/404): the caller then judges by name."""
+    try:
+        found = client.pages("/company/companies/statuses", "", "id,name,inactiveFlag")
+    except ConnectWiseError as e:
+        if e.http_status in (403, 404):
+            return None
+        raise
+    return {o["id"]: o for o in found}
+
+
+def company_problem(company: dict, statuses: dict[int, dict] | None) -> str | None:
+    """Why a company cannot be published to (None: usable). Usable means not deleted and
+    with a status whose `inactiveFlag` is false, whatever its name ("Current", "Active -
+    Net 15"); without the status list, only a status named "Active" counts."""
+    if company.get("deletedFlag"):
+        return "is deleted"
     status = company.get("status")
     name = status.get("name") if isinstance(status, dict) else status
-    return not company.get("deletedFlag") and str(name or "").casefold() == "active"
+    if statuses is not None:
+        known = statuses.get(ref_id(company, "status") or -1)
+        if known is None:
+            return f"has a status ConnectWise does not list ({name!r})"
+        if known.get("inactiveFlag") is not False:
+            return f"is inactive (status {known.get('name', name)!r})"
+        return None
+    if str(name or "").strip().casefold() == "active":
+        return None
+    return (
+        f"is inactive or its status {name!r} cannot be judged: the API member may not read "
+        "/company/companies/statuses, so only a status named 'Active' counts (allow its role "
+        "to view company statuses)"
+    )
 
 
 def _one_active(client: RestClient, path: str, field: str, value: str) -> dict | None:
@@ -94,19 +150,17 @@ def agreements(
         'and agreementStatus="Active"',
         (str(int(i)) for i in company_ids),
         "id,name,company,type,agreementStatus,cancelledFlag",
-        lambda a: int((a.get("company") or {}).get("id") or 0),
+        lambda a: ref_id(a, "company") or 0,
     )
     return {k: [a for a in v if not a.get("cancelledFlag")] for k, v in found.items() if k}
 
 
 def additions(client: RestClient, agreement_id: int, product_identifier: str) -> list[dict]:
-    """The agreement's active (not cancelled) additions of that product."""
-    return [
-        a
-        for a in client.pages(
-            f"/finance/agreements/{int(agreement_id)}/additions",
-            f"product/identifier={quoted(product_identifier)}",
-            "id,product,quantity,agreementStatus,cancelledDate",
-        )
-        if not a.get("cancelledDate") and str(a.get("agreementStatus") or "Active") == "Active"
-    ]
+    """Every addition of that product on the agreement, whatever its status or dates: which
+    one bills a period is decided by its dates (rules.in_effect)."""
+    return client.pages(
+        f"/finance/agreements/{int(agreement_id)}/additions",
+        f"product/identifier={quoted(product_identifier)}",
+        "id,product,quantity,agreementStatus,effectiveDate,cancelledDate",
+    )
+

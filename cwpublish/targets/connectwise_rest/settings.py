@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from cwpublish.config import ConnectWise, default
+from cwpublish.config import Client, ConnectWise, default
 
 SECRET_LABEL = "API private key"  # the partner secret in the keyring
 MODES = ("configuration", "agreement_addition")
@@ -64,6 +64,33 @@ def validate(v: Any, m: dict, where: str) -> RestSettings | None:
         product=product,
         agreement_type=agreement_type,
     )
+
+
+MAX_DEVICE_ID = 100  # ConnectWise's limit on a configuration's deviceIdentifier (and name)
+
+
+def device_id_problem(device_id: str) -> str | None:
+    """Why ConnectWise cannot hold this deviceIdentifier (None when it can)."""
+    if len(device_id) <= MAX_DEVICE_ID:
+        return None
+    shown = device_id[:31] + "…"
+    return (
+        f"its record identifier {shown!r} (rcloud-<managed_id>) would be {len(device_id)} "
+        f"characters; ConnectWise holds at most {MAX_DEVICE_ID} (shorten its managed_id, or "
+        "its company when managed_id is not given)"
+    )
+
+
+def client_problem(cw: ConnectWise, client: Client) -> str | None:
+    """Why a client cannot be published over REST (config validation): in configuration
+    mode, its record identifier would not fit in ConnectWise."""
+    # lazy: validating the config loads no module of the target beside this one (test_layout)
+    from cwpublish.targets.base import device_identifier
+
+    if cw.settings.publish_to != "configuration":
+        return None
+    problem = device_id_problem(device_identifier(client.managed_id))
+    return f"client {client.name!r}: {problem}" if problem else None
 
 
 def record_kind(cw: ConnectWise) -> str:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from cwpublish import log
 from cwpublish.config import Partner
 from cwpublish.errors import ConnectWiseError, LoginRejected
+from cwpublish.invoicing import AgreementInvoices
 from cwpublish.redaction import MASK
 from cwpublish.targets.base import (
     NOT_SENT,
@@ -23,7 +25,7 @@ from cwpublish.targets.base import (
     UsageRecord,
     device_identifier,
 )
-from cwpublish.targets.connectwise_rest import lookups
+from cwpublish.targets.connectwise_rest import invoicing, lookups
 from cwpublish.targets.connectwise_rest.client import RestClient
 from cwpublish.targets.connectwise_rest.settings import SECRET_LABEL
 from cwpublish.targets.connectwise_rest.writes import (
@@ -53,6 +55,8 @@ class RestTarget(Target):
         self.companies: dict[str, dict] = {}  # key -> its one active company
         self.problems: dict[str, str] = {}  # key -> why its company cannot be used
         self.setup: dict | None = None  # the configuration type or the catalog item
+        self.context: list = []  # summing.OtherClient: the partner's clients not in this run
+        self.summed: list = []  # those of them added to a total this run writes
 
     @classmethod
     def describe(cls, partner: Partner) -> str:
@@ -108,18 +112,27 @@ class RestTarget(Target):
         return found
 
     def known_keys(self) -> set[str] | None:
-        """Companies by identifier: exactly one active, not-deleted match per client."""
+        """Companies by identifier: exactly one usable match per client (not deleted, its
+        status not marked inactive: lookups.company_problem)."""
         wanted = {key: (c.company or key) for key, c in self.by_key.items()}
         found = lookups.companies(self.client, wanted.values())
+        statuses = lookups.company_statuses(self.client)
+        if statuses is None:
+            log.warning(
+                "%s: the company status list cannot be read (/company/companies/statuses): "
+                "only companies whose status is named 'Active' are published to",
+                self.partner.name,
+            )
         for key, ident in wanted.items():
             matches = found.get(ident.casefold(), [])
-            active = [c for c in matches if lookups.is_active(c)]
+            why = [lookups.company_problem(c, statuses) for c in matches]
+            active = [c for c, problem in zip(matches, why, strict=True) if problem is None]
             if len(active) == 1:
                 self.companies[key] = active[0]
             elif not matches:
                 self.problems[key] = f"company {ident!r} not found in ConnectWise"
             elif not active:
-                self.problems[key] = f"company {ident!r} is inactive or deleted in ConnectWise"
+                self.problems[key] = f"company {ident!r} {why[0]} in ConnectWise"
             else:
                 ids = ", ".join(str(c.get("id")) for c in active)
                 self.problems[key] = f"several active companies {ident!r} (ids {ids})"
@@ -129,14 +142,42 @@ class RestTarget(Target):
         """Addition mode: exactly one matching agreement, at most one matching addition."""
         if self.rest.publish_to != "agreement_addition":
             return {}
+        from datetime import date
         from decimal import Decimal
 
         from cwpublish.period import Period
 
-        period = Period(2000, 1)  # only looked up, never written
+        period = Period.of(date.today())  # which additions bill now; never written
         probe = [UsageRecord(k, k, Decimal(0), period) for k in keys if k in self.companies]
         writes = self._addition_writes(probe)
         return {r.key: w.error for w in writes if w.error for r in w.records}
+
+    def use_context(self, others: list) -> None:
+        self.context = list(others)
+
+    def invoicing(self, keys: list[str]) -> list[AgreementInvoices]:
+        """Addition mode: each agreement these clients bill on, with its last and next
+        invoice dates (agreementrecap) and billing cycle."""
+        if self.rest.publish_to != "agreement_addition":
+            return []
+        if not self.companies and not self.problems:
+            self.known_keys()
+        keys = [k for k in keys if k in self.companies]
+        company_ids = {self.companies[k]["id"] for k in keys}
+        agreements = lookups.agreements(self.client, company_ids, self.rest.agreement_type or "")
+        on: dict[int, list[str]] = defaultdict(list)
+        names: dict[int, str] = {}
+        for k in keys:
+            agreement, _ = self._agreement_of(k, agreements)
+            if agreement is not None:
+                on[agreement["id"]].append(k)
+                names[agreement["id"]] = str(agreement.get("name", ""))
+        found = invoicing.recaps(self.client, on)
+        return [
+            AgreementInvoices(names[aid], aid, tuple(on[aid]), found[aid]["last"],
+                              found[aid]["next"], found[aid]["cycle"])
+            for aid in on
+        ]
 
     def unknown_key_error(self, key: str) -> str:
         return self.problems.get(key) or f"no ConnectWise company for {key!r}"
@@ -154,7 +195,7 @@ class RestTarget(Target):
             rows = [RecordResult(r, NOT_SENT_TEXT, NOT_SENT) for r in records]
             return Sent(rows, str(e))
         sent = run_writes(self.client, writes, self.cw.parallel_requests, progress)
-        return Sent(self._in_order(records, sent.results, unknown), sent.stopped_by)
+        return Sent(self._in_order(records, sent.results, unknown), sent.stopped_by, self.summed)
 
     def _in_order(self, records, results, unknown) -> list[RecordResult]:
         by_key = {r.record.key: r for r in results}
@@ -181,43 +222,66 @@ class RestTarget(Target):
         ]
 
     def _addition_writes(self, records: list[UsageRecord]) -> list[Write]:
+        """Per agreement, one write of the total: this run's records plus the context of the
+        partner's other clients on the same agreement (summing.py), so a partial run never
+        overwrites a sum with a part."""
         from concurrent.futures import ThreadPoolExecutor
 
-        company_ids = {self.companies[r.key]["id"] for r in records}
+        sending = {r.key for r in records}
+        others = [
+            o for o in self.context
+            if o.key in self.companies and o.key not in sending and o.billable_gb is not None
+        ]
+        company_ids = {self.companies[k]["id"] for k in sending | {o.key for o in others}}
         agreements = lookups.agreements(self.client, company_ids, self.rest.agreement_type or "")
         writes: list[Write] = []
         on: dict[int, list[UsageRecord]] = defaultdict(list)
         chosen: dict[int, dict] = {}
         for r in records:
-            company = self.companies[r.key]
-            wanted = self.by_key[r.key].agreement
-            options = [
-                a for a in agreements.get(company["id"], [])
-                if wanted is None or str(a.get("name", "")).casefold() == wanted.casefold()
-            ]
-            if len(options) == 1:
-                on[options[0]["id"]].append(r)
-                chosen[options[0]["id"]] = options[0]
+            agreement, error = self._agreement_of(r.key, agreements)
+            if agreement is None:
+                writes.append(Write([r], error=error))
                 continue
-            kind = f"{self.rest.agreement_type!r} agreement"
-            kind += f" named {wanted!r}" if wanted else ""
-            where = f"company {company.get('identifier')!r}"
-            if not options:
-                error = f"no active {kind} on {where}"
-            else:
-                names = ", ".join(f"{a.get('name')!r} (id {a.get('id')})" for a in options)
-                error = (
-                    f"several active {kind}s on {where}: {names}; "
-                    "name one with the client's `agreement`"
-                )
-            writes.append(Write([r], error=error))
+            on[agreement["id"]].append(r)
+            chosen[agreement["id"]] = agreement
+        extra: dict[int, list] = defaultdict(list)
+        for o in others:
+            agreement, _ = self._agreement_of(o.key, agreements)
+            if agreement is not None and agreement["id"] in on:
+                extra[agreement["id"]].append(o)
+        self.summed = [o for aid in on for o in extra[aid]]
         product = self.rest.product or ""
         with ThreadPoolExecutor(max_workers=self.cw.parallel_requests) as pool:
             found = dict(zip(on, pool.map(
                 lambda aid: lookups.additions(self.client, aid, product), on
             ), strict=True))
-        writes += [addition_write(on[aid], chosen[aid], product, found[aid]) for aid in on]
+        for aid in on:
+            period = on[aid][0].period
+            parts = [UsageRecord(o.name, o.key, o.billable_gb, period) for o in extra[aid]]
+            write = addition_write(on[aid] + parts, chosen[aid], product, found[aid])
+            write.records = on[aid]  # the others are only summed: their rows are not this run's
+            writes.append(write)
         return writes
+
+    def _agreement_of(self, key: str, agreements: dict) -> tuple[dict | None, str | None]:
+        """(the client's one matching agreement, None) or (None, why there is not one)."""
+        company = self.companies[key]
+        wanted = self.by_key[key].agreement
+        options = [
+            a for a in agreements.get(company["id"], [])
+            if wanted is None or str(a.get("name", "")).casefold() == wanted.casefold()
+        ]
+        if len(options) == 1:
+            return options[0], None
+        kind = f"{self.rest.agreement_type!r} agreement"
+        kind += f" named {wanted!r}" if wanted else ""
+        where = f"company {company.get('identifier')!r}"
+        if not options:
+            return None, f"no active {kind} on {where}"
+        names = ", ".join(f"{a.get('name')!r} (id {a.get('id')})" for a in options)
+        return None, (
+            f"several active {kind}s on {where}: {names}; name one with the client's `agreement`"
+        )
 
     @classmethod
     def preview(cls, partner: Partner, records: list[UsageRecord]) -> str:
