@@ -15,9 +15,9 @@ from decimal import Decimal
 from common import verdict
 from lxml import etree
 
-from cwpublish.config import ConnectWise
-from cwpublish.period import Period
-from cwpublish.targets.base import UsageRecord
+from cwpublish.config.model import ConnectWise
+from cwpublish.domain.period import Period
+from cwpublish.domain.record import UsageRecord
 from cwpublish.targets.connectwise_soap.client import ConnectWiseClient
 from cwpublish.targets.connectwise_soap.envelope import update_body
 from cwpublish.targets.connectwise_soap.settings import SoapSettings

@@ -21,7 +21,8 @@ import yaml
 from bench_nothing_due import compile_package
 from common import Workspace, run_timed, verdict
 
-from cwpublish.history import ClientResult, Entry, History
+from cwpublish.domain.record import ClientResult, Entry
+from cwpublish.state.history import History
 
 TARGET = 1.1
 PARTNERS = 200

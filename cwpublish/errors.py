@@ -6,6 +6,9 @@ rely on the codes and a person never sees a traceback.
 
 from __future__ import annotations
 
+from cwpublish import log
+from cwpublish.text.redaction import clean_line
+
 EXIT_OK = 0  # everything published, or nothing was due
 EXIT_FAILED = 1  # nothing published: ConnectWise unreachable, SOAP fault, ...
 EXIT_USAGE = 2  # bad configuration, usage data, option, or missing credentials
@@ -144,8 +147,6 @@ class ConnectWiseError(CwpublishError):
         transient: bool = False,
         retry_after: float | None = None,
     ):
-        from cwpublish.redaction import clean_line
-
         message = clean_line(message)  # a server's text: one line, no secret
         self.operation = operation
         self.message = message
@@ -208,9 +209,6 @@ def unexpected(phase: str, e: BaseException) -> str:
     its reader chokes on, an odd id, or a bug): what was being done, the exception's type and
     text, every secret masked before the text is cut. The traceback goes to -vv."""
     import traceback
-
-    from cwpublish import log
-    from cwpublish.redaction import clean_line
 
     log.debug("%s", "".join(traceback.format_exception(e)))
     return (

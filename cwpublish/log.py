@@ -10,6 +10,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from cwpublish.text.redaction import redact
+from cwpublish.text.sanitize import shown_lines
+
 _verbosity = 0
 _logger: Any = None
 
@@ -54,8 +57,6 @@ def _get() -> Any:
 
             def emit(self, record: logging.LogRecord) -> None:
                 prefix = {"WARNING": "warning: ", "ERROR": "error: "}.get(record.levelname, "")
-                from cwpublish.redaction import redact
-                from cwpublish.sanitize import shown_lines
 
                 text = shown_lines(redact(record.getMessage()))  # no ESC reaches the terminal
                 sys.stderr.write(f"cwpublish: {prefix}{text}\n")

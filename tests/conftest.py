@@ -108,7 +108,7 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.chdir(tmp_path)
     keyring.core._keyring_backend = None  # re-read PYTHON_KEYRING_BACKEND for this test
-    from cwpublish import redaction
+    from cwpublish.text import redaction
 
     redaction.forget_all()  # each test is a fresh run: no secret registered by another
     yield
@@ -251,7 +251,7 @@ def wait_for(predicate, timeout: float = 20) -> None:
 
 def read_history(tmp_path: Path) -> list[dict]:
     """Every history entry in full (index + per-entry files), newest first."""
-    from cwpublish.history import History
+    from cwpublish.state.history import History
 
     return History(tmp_path / "state").entries(full=True)
 

@@ -1,10 +1,12 @@
 """The command line: parse options, call the core, print results, map errors to exit codes.
 
-Only this package imports click. `base` defines the group and the error mapping; `publish`,
-`admin` (history, check-config, credentials) and `extras` (init, report) hold the commands.
+Only this package imports click. `base` defines the group and maps errors to exit codes (in one
+place); each other module holds one command group: publish, history, check (check-config),
+credentials, init, report.
 """
 
-from cwpublish.cli import admin, extras, publish  # noqa: F401 - registers the commands
+# registers the commands, in the order of today's --help
+from cwpublish.cli import check, credentials, history, init, publish, report  # noqa: F401
 from cwpublish.cli.base import cli
 
 

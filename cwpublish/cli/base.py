@@ -13,6 +13,8 @@ import click
 
 from cwpublish import __version__, log
 from cwpublish.errors import COMMAND_EXIT_CODES, EXIT_CODES, EXIT_FAILED, CwpublishError
+from cwpublish.text.redaction import clean_line, redact, scrub
+from cwpublish.text.sanitize import shown
 
 
 def exit_code_help(command: str | None = None) -> str:
@@ -34,8 +36,6 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except CwpublishError as e:
-            from cwpublish.redaction import redact
-
             _fail(ctx, redact(str(e)), e.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
@@ -47,7 +47,6 @@ class Group(click.Group):
 
 def internal_error_text(e: BaseException) -> str:
     """The one line for a bug: its type and text, every secret masked before it is cut."""
-    from cwpublish.redaction import clean_line
 
     return (
         f"internal error ({type(e).__name__}): {clean_line(str(e), 200)}; "
@@ -58,7 +57,6 @@ def internal_error_text(e: BaseException) -> str:
 def _fail(ctx: click.Context, text: str, code: int, label: str = "error: ") -> None:
     """Say why the command failed (each line, controls shown escaped), as JSON too with --json,
     and exit with `code`."""
-    from cwpublish.sanitize import shown
 
     for line in text.strip("\n").split("\n"):  # only \n: a CR or U+2028 is shown escaped
         click.echo(f"cwpublish: {label}{shown(line)}", err=True)
@@ -76,7 +74,7 @@ class State:
 
     @property
     def config(self):
-        from cwpublish.config import find_config_path, load_config
+        from cwpublish.config.load import find_config_path, load_config
 
         if self._config is None:
             self._config = load_config(find_config_path(self.config_path))
@@ -115,7 +113,7 @@ def complete_clients(ctx: click.Context, param: click.Parameter, incomplete: str
 
 def _completion_config(ctx: click.Context):
     """The partners of the configuration, for shell completion (nothing if it cannot load)."""
-    from cwpublish.config import find_config_path, load_config
+    from cwpublish.config.load import find_config_path, load_config
 
     root = ctx.find_root()
     try:
@@ -126,7 +124,6 @@ def _completion_config(ctx: click.Context):
 
 def dump(data: Any) -> None:
     """Print JSON on stdout (every secret read by this process masked)."""
-    from cwpublish.redaction import scrub
 
     click.echo(json.dumps(scrub(data), indent=2, ensure_ascii=False))
 

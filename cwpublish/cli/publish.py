@@ -105,9 +105,11 @@ def publish(
       cwpublish publish --dry-run -v
       cwpublish publish --scheduled          # nightly, from cron
     """
+    # Each path loads its use case when it runs: the nightly no-op (--scheduled, nothing due)
+    # loads no manual-publish code (tests/unit/test_layers.py names these lazy seams).
     obj.json = as_json
     if retry is not None:
-        from cwpublish.usecases.manual_publish import check_retry_alone
+        from cwpublish.usecases.retry import check_retry_alone
 
         check_retry_alone(
             {
@@ -121,7 +123,7 @@ def publish(
         )
     config = obj.config
     if scheduled:
-        from cwpublish.usecases.scheduled_publish import run_scheduled
+        from cwpublish.usecases import scheduled_publish
 
         if clients or month or first or last or dry_run:
             raise InputError(
@@ -129,23 +131,27 @@ def publish(
                 "--client, --month, --from/--to and --dry-run are for manual "
                 "publishing"
             )
-        result = run_scheduled(config, partners, initiated_by, force=force, notify=not no_email)
+        result = scheduled_publish.run_scheduled(
+            config, partners, initiated_by, force=force, notify=not no_email
+        )
         _print_result(result, as_json, _apis(config))
         if result.exit_code:
             sys.exit(result.exit_code)
         return
+    from cwpublish.usecases import dry_run as dry_run_case
     from cwpublish.usecases import manual_publish
+    from cwpublish.usecases.retry import NothingToRetry
 
     request = manual_publish.ManualRequest(
         partners, clients, month, first, last, initiated_by, force, not no_email, retry
     )
     try:
         if dry_run:
-            _print_dry_run(obj, manual_publish.dry_run(config, request, bodies=obj.verbose > 0))
+            _print_dry_run(obj, dry_run_case.dry_run(config, request, bodies=obj.verbose > 0))
             return
         prompter = _TerminalPrompter(interactive=sys.stdin.isatty() and not yes and not as_json)
         result = manual_publish.publish_manual(config, request, prompter, _progress_bar(obj))
-    except manual_publish.NothingToRetry as e:
+    except NothingToRetry as e:
         _print_nothing_to_retry(str(e), as_json)
         return
     _print_result(result, as_json, _apis(config))
@@ -165,7 +171,7 @@ class _TerminalPrompter:
         return click.confirm("Publish these clients AGAIN?", default=False, err=True)
 
     def confirm_overwrites(self, overwrites) -> bool:
-        from cwpublish.overwrites import safe_advice
+        from cwpublish.publish.overwrites import safe_advice
 
         listing = "\n".join(f"  {o}" for o in overwrites)
         advice = "\n".join(safe_advice(overwrites))
@@ -185,7 +191,7 @@ class _TerminalPrompter:
         return click.confirm("Publish these clients anyway?", default=False, err=True)
 
     def confirm_plans(self, plans) -> bool:
-        from cwpublish import output
+        from cwpublish.render import output
 
         for plan in plans:
             click.echo(
@@ -202,7 +208,7 @@ class _TerminalPrompter:
 
 
 def _print_dry_run(obj: State, dry) -> None:
-    from cwpublish import output
+    from cwpublish.render import output
 
     if obj.json:
         dump({"status": "dry-run", "exit_code": dry.exit_code, "entries": dry.previews})
@@ -281,7 +287,7 @@ def _print_result(result, as_json: bool, apis: dict[str, str] | None = None) -> 
         dump(doc)
         return
     if entries:  # the nightly no-op prints nothing and loads no output code
-        from cwpublish import output
+        from cwpublish.render import output
 
         colour = output.colour_enabled(sys.stdout.isatty())
         for entry in entries:
@@ -294,7 +300,7 @@ def _print_result(result, as_json: bool, apis: dict[str, str] | None = None) -> 
 
 
 def _plan_rows(plan) -> list[list[str]]:
-    from cwpublish.output import gb
+    from cwpublish.render.output import gb
 
     rows = [[r.client, r.key, gb(float(r.billable_gb)), "send"] for r in plan.to_send]
     rows += [[c.name, c.managed_id, "-", f"FAIL: {c.error}"] for c in plan.failed]

@@ -9,52 +9,11 @@ when it cannot be reached; it never raises for one client's failure: that is a R
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import ClassVar
 
-from cwpublish.config import Partner
-from cwpublish.period import Period
-
-Progress = Callable[[int], None]
-
-# Why one client failed (RecordResult.kind, the history's client `kind`): advice keys off it.
-UNKNOWN_KEY = "unknown-key"  # ConnectWise has no such client (Managed ID, company)
-REJECTED = "rejected"  # ConnectWise refused this client's record
-NOT_SENT = "not-sent"  # not attempted: a partner-wide failure stopped the publish
-NO_USAGE = "no-usage"  # the usage data has no row for this client
-INVOICED = "invoiced"  # its agreement was invoiced after the period's day (invoicing.py)
-
-# A client row's text when a partner-wide failure stopped it: the failure itself is stated
-# once, as the entry's error, not repeated on every row (150 clients, one wrong password).
-NOT_SENT_TEXT = "not sent"
-INTERRUPTED_TEXT = "not sent (interrupted)"
-
-
-def device_identifier(key: str) -> str:
-    """A client's stable record identifier in ConnectWise, whatever the API, so repeated
-    publishes (and a move from SOAP to REST) update one configuration record."""
-    return f"rcloud-{key}"
-
-
-@dataclass(frozen=True)
-class UsageRecord:
-    """One client's billable space for a period: what every target publishes."""
-
-    client: str
-    key: str  # the client's stable key in ConnectWise (the Managed ID)
-    billable_gb: Decimal
-    period: Period
-
-
-@dataclass(frozen=True)
-class RecordResult:
-    """The outcome of one record: published (error None) or failed with a reason and kind."""
-
-    record: UsageRecord
-    error: str | None = None
-    kind: str | None = None
+from cwpublish.config.model import Partner
+from cwpublish.domain.record import Progress, RecordResult, UsageRecord
 
 
 @dataclass

@@ -15,7 +15,7 @@ import socket
 import threading
 from typing import Any
 
-from cwpublish.config import ConnectWise
+from cwpublish.config.model import ConnectWise
 from cwpublish.errors import ConnectWiseError
 
 MAX_RESPONSE = 16 * 2**20  # bytes; a real answer is far smaller

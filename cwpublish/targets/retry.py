@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from cwpublish import interrupt, log
-from cwpublish.config import ConnectWise
+from cwpublish.config.model import ConnectWise
 from cwpublish.errors import ConnectWiseError
 
 T = TypeVar("T")

@@ -6,15 +6,17 @@ each ConnectWise site and verifies every Managed ID. Each check is a line marked
 
 from __future__ import annotations
 
-from cwpublish import credentials
-from cwpublish.billing_modes import billing_statement
-from cwpublish.config import Config, Partner
+from cwpublish.config import credentials
+from cwpublish.config.billing_modes import billing_statement
+from cwpublish.config.model import Config, Partner
+from cwpublish.domain.period import Period
+from cwpublish.domain.schedule import run_date
 from cwpublish.errors import EXIT_FAILED, EXIT_USAGE, CwpublishError
-from cwpublish.period import Period
-from cwpublish.plan import partner_period, pick_partners
-from cwpublish.preflight import Check, online_checks
-from cwpublish.schedule import run_date
-from cwpublish.usage import read_usage
+from cwpublish.notify.email import check_smtp, check_templates
+from cwpublish.publish.connection import describe
+from cwpublish.publish.online_checks import Check, online_checks
+from cwpublish.publish.plan import partner_period, pick_partners
+from cwpublish.publish.usage import read_usage
 from cwpublish.usecases.invoice_guard import invoice_checks
 
 
@@ -36,8 +38,6 @@ def check_config(config: Config, partner_names: tuple[str, ...], online: bool) -
 
 
 def _smtp(config: Config, online: bool) -> list[Check]:
-    from cwpublish.notify import check_smtp, check_templates
-
     problems = check_templates(config)
     checks = [Check("fail", "templates", p, EXIT_USAGE) for p in problems]
     if not problems:
@@ -81,8 +81,6 @@ def _secret(key: str, scope: str, what: str, hint: str) -> Check:
 
 
 def _partner(partner: Partner, online: bool) -> list[Check]:
-    from cwpublish.connect import describe
-
     name, cw = partner.name, partner.connectwise
     bills, statement = billing_statement(partner)
     checks = [Check("ok", name, describe(partner)), Check(bills, name, statement)]

@@ -9,12 +9,12 @@ normal confirmation; a "no" leaves those clients out.
 from __future__ import annotations
 
 from cwpublish import log
-from cwpublish.connect import open_target
 from cwpublish.errors import Aborted, CwpublishError, InputError
-from cwpublish.invoicing import Missed, missed, scheduled_day, today_for
-from cwpublish.plan import Plan, partner_period
-from cwpublish.preflight import Check
-from cwpublish.summing import sums_clients
+from cwpublish.publish.connection import open_target
+from cwpublish.publish.invoicing import Missed, missed, scheduled_day, today_for
+from cwpublish.publish.online_checks import Check
+from cwpublish.publish.plan import Plan, partner_period
+from cwpublish.publish.summing import sums_clients
 
 
 def read_invoices(plans: list[Plan]) -> None:

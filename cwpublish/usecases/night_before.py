@@ -4,10 +4,11 @@ tomorrow's automatic publish would fail (login, setup, unknown clients)."""
 from __future__ import annotations
 
 from cwpublish import log
-from cwpublish.config import Config, Partner
+from cwpublish.config.model import Config, Partner
+from cwpublish.domain.schedule import Decision
 from cwpublish.errors import CwpublishError
-from cwpublish.preflight import online_checks
-from cwpublish.schedule import Decision
+from cwpublish.notify.email import preflight_message, send
+from cwpublish.publish.online_checks import online_checks
 
 
 def warn_if_tomorrow_fails(config: Config, partner: Partner, tomorrow: Decision, notify: bool):
@@ -24,7 +25,6 @@ def warn_if_tomorrow_fails(config: Config, partner: Partner, tomorrow: Decision,
     )
     if not notify or config.smtp is None or not partner.managers:
         return
-    from cwpublish.notify import preflight_message, send
 
     assert tomorrow.run_date is not None
     try:

@@ -2,7 +2,7 @@
 
 The decision per partner is schedule.decide(), a pure function; its reason is logged (-v) when
 nothing is due. With nothing due the run imports no transport, history or output code and builds
-no client (config_clients.py), so cron's nightly no-op stays fast however many clients there
+no client (config/clients.py), so cron's nightly no-op stays fast however many clients there
 are. The night before a partner's day, its pre-flight runs and the managers are warned once if
 tomorrow's publish would fail.
 
@@ -21,19 +21,26 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cwpublish import log
-from cwpublish.config import Config, Partner
+from cwpublish.config.model import Config, Partner, state_key
+from cwpublish.domain.outcome import RunResult
+from cwpublish.domain.period import Period, zone
+from cwpublish.domain.schedule import (
+    Attempt,
+    DayState,
+    Decision,
+    decide,
+    next_try,
+    observe,
+    retry_end,
+)
 from cwpublish.errors import ConfigError
-from cwpublish.outcome import RunResult
-from cwpublish.period import Period, zone
-from cwpublish.ping import ping
-from cwpublish.schedule import Attempt, DayState, Decision, decide, next_try, observe, retry_end
-from cwpublish.schedule_state import ScheduleState
-from cwpublish.state_keys import state_key
+from cwpublish.notify.ping import ping
+from cwpublish.state.schedule_state import ScheduleState
 
 if TYPE_CHECKING:  # imported where used, so the nightly no-op stays light
-    from cwpublish.history import Entry
-    from cwpublish.ledger import Ledger
-    from cwpublish.plan import Plan
+    from cwpublish.domain.record import Entry
+    from cwpublish.publish.plan import Plan
+    from cwpublish.state.ledger import Ledger
 
 
 @dataclass(frozen=True)
@@ -64,10 +71,12 @@ def run_scheduled(
     from the parse cache -- before anything is pinged or sent, so a problem stops the run
     (exit 2) listing them all. A partner that is not due has no client built.
     """
+    # The publishing code (plan, ledger, lock, recording, run) is imported where it is used:
+    # the nightly no-op (nothing due) loads none of it (tests/unit/test_layers.py, LIGHT_PATH).
     now = now or datetime.now(UTC)
     partners = list(config.partners)
     if partner_names:  # plan.py is heavy, and the nightly no-op names no partner
-        from cwpublish.plan import pick_partners
+        from cwpublish.publish.plan import pick_partners
 
         partners = pick_partners(config, partner_names)
     partners = [p for p in partners if p.schedule]
@@ -81,7 +90,7 @@ def run_scheduled(
         def is_done(period: Period) -> bool:
             nonlocal ledger
             if ledger is None:
-                from cwpublish.ledger import Ledger
+                from cwpublish.state.ledger import Ledger
 
                 ledger = Ledger(config.state_dir)
             return not pending_clients(ledger, partner, period)
@@ -132,7 +141,7 @@ def run_scheduled(
     state.save()
     if not dues:
         return RunResult()
-    from cwpublish.plan import default_initiated_by
+    from cwpublish.publish.plan import default_initiated_by
 
     return _publish_due(
         config, dues, initiated_by or default_initiated_by(), force, notify, state
@@ -154,7 +163,7 @@ def _report_given_up(partner: Partner, attempt: Attempt) -> None:
 
 
 def _build_clients(config: Config, partners: list[Partner]) -> None:
-    """Read each partner's clients, so that those given lazily (config_clients.py) are built
+    """Read each partner's clients, so that those given lazily (config/clients.py) are built
     and validated now; one ConfigError listing every problem of them all."""
     problems: list[str] = []
     for partner in partners:
@@ -176,12 +185,12 @@ def _publish_due(
 ) -> RunResult:
     """Plan the clients still pending of each due partner, then send them (run_plans); a
     period done tonight is closed in `state`, so it is not tried again."""
-    from cwpublish.history import ClientResult
-    from cwpublish.ledger import Ledger
-    from cwpublish.lock import PublishLock
-    from cwpublish.plan import plan_partner
-    from cwpublish.recording import catch_up
-    from cwpublish.run_plans import run_plans
+    from cwpublish.domain.record import ClientResult
+    from cwpublish.publish.plan import plan_partner
+    from cwpublish.publish.recording import catch_up
+    from cwpublish.publish.run_plans import run_plans
+    from cwpublish.state.ledger import Ledger
+    from cwpublish.state.lock import PublishLock
 
     retried: dict[str, Due] = {}  # partner -> its retries, unless --force redid a done period
     with PublishLock(config.state_dir):

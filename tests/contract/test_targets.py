@@ -21,13 +21,15 @@ from conftest import (
     sim_faults,
     tenant,
 )
-from cwpublish.config import Partner, load_config
+from cwpublish.config.load import load_config
+from cwpublish.config.model import Partner
+from cwpublish.domain.period import Period
+from cwpublish.domain.record import RecordResult, UsageRecord
 from cwpublish.errors import ConnectWiseError, LoginRejected
-from cwpublish.period import Period
-from cwpublish.redaction import MASK
 from cwpublish.simulator import SimulatorServer
-from cwpublish.targets import target_class
-from cwpublish.targets.base import RecordResult, Target, UsageRecord
+from cwpublish.targets.base import Target
+from cwpublish.targets.registry import target_class
+from cwpublish.text.redaction import MASK
 
 PERIOD = Period(2026, 11)
 

@@ -10,8 +10,8 @@ import pytest
 from freezegun import freeze_time
 
 from conftest import read_history, rest_data, rest_partner_config, sim_state, tenant
-from cwpublish.ledger import Ledger
 from cwpublish.simulator import SimulatorServer
+from cwpublish.state.ledger import Ledger
 
 NOW = "2026-11-05 15:00:00"  # 10:00 in New York: partner acme's day 5
 FULL = "client,billable_gb\nLaw Office of R. Smith,1250.456\nNorthwind Traders,87\n" \

@@ -124,7 +124,7 @@ class Person:
 def test_a_person_is_asked_and_no_leaves_the_older_month_out(
     sim, make_config, password, run, tmp_path
 ):
-    from cwpublish.config import load_config
+    from cwpublish.config.load import load_config
     from cwpublish.usecases.manual_publish import ManualRequest, publish_manual
 
     config = make_config(sim.url, usage=MONTHS)
@@ -173,8 +173,8 @@ def test_an_agreement_addition_names_the_current_period_first_not_force(
 def test_the_ledger_keeps_every_month_a_publish_may_write(
     sim, make_config, password, run, tmp_path
 ):
-    from cwpublish.ledger import LEDGER_PERIODS
-    from cwpublish.plan import MAX_BACKFILL_MONTHS
+    from cwpublish.publish.plan import MAX_BACKFILL_MONTHS
+    from cwpublish.state.ledger import LEDGER_PERIODS
 
     assert MAX_BACKFILL_MONTHS <= LEDGER_PERIODS == 60
     usage = {f"acme-{y}-{m:02d}.csv": USAGE for y in range(2022, 2027) for m in range(1, 13)}

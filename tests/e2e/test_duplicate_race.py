@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from conftest import USAGE, soap_requests
-from cwpublish.config import load_config
+from cwpublish.config.load import load_config
 from cwpublish.errors import InputError
 from cwpublish.usecases.manual_publish import ManualRequest, publish_manual
 

@@ -2,7 +2,7 @@
 
 from dataclasses import asdict
 
-from cwpublish.history import ClientResult, Entry
+from cwpublish.domain.record import ClientResult, Entry
 
 
 def test_to_dict_matches_asdict():

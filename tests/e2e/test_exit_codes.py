@@ -11,10 +11,10 @@ import pytest
 from freezegun import freeze_time
 
 from conftest import SECRET, USAGE, partner_config, read_history, sim_faults, tenant
-from cwpublish.config import load_config
-from cwpublish.ledger import Ledger
+from cwpublish.config.load import load_config
+from cwpublish.config.model import state_key
 from cwpublish.simulator import SimulatorServer
-from cwpublish.state_keys import state_key
+from cwpublish.state.ledger import Ledger
 
 MONTHS = {
     f"u-2026-{m:02d}.csv": USAGE.replace("1250.456", f"{1000 + m}") for m in (10, 11, 12)

@@ -16,10 +16,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import partner_config
-from cwpublish.config import UsageSource, load_config
+from cwpublish.config.load import load_config
+from cwpublish.config.model import UsageSource
+from cwpublish.domain.period import Period
 from cwpublish.errors import ConfigError, InputError
-from cwpublish.period import Period
-from cwpublish.usage import read_usage
+from cwpublish.publish.usage import read_usage
 
 FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -17,8 +17,8 @@ import pytest
 from freezegun import freeze_time
 
 from conftest import USAGE, read_history, sim_state, soap_requests
-from cwpublish.config import load_config
-from cwpublish.state_keys import state_key
+from cwpublish.config.load import load_config
+from cwpublish.config.model import state_key
 
 MONTHS = {"acme-2026-11.csv": USAGE.replace("1250.456", "1111"), "acme-2026-12.csv": USAGE}
 

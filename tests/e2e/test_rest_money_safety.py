@@ -24,8 +24,8 @@ from conftest import (
     tenant,
     wait_for,
 )
-from cwpublish.ledger import Ledger
 from cwpublish.simulator import SimulatorServer
+from cwpublish.state.ledger import Ledger
 
 TODAY = date.today()
 PERIOD = f"{TODAY:%Y-%m}"

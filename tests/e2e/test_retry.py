@@ -16,7 +16,8 @@ from conftest import (
     rest_partner_config,
     soap_requests,
 )
-from cwpublish.history import ClientResult, Entry, History
+from cwpublish.domain.record import ClientResult, Entry
+from cwpublish.state.history import History
 
 TODAY = date.today()
 PERIOD = f"{TODAY:%Y-%m}"

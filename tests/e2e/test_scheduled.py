@@ -185,8 +185,8 @@ def test_schedule_state_remembers_the_day_and_when_it_changed(
         verbose = run(config, "-v", "publish", "--scheduled")
     assert "next automatic publish on 2026-12-01" in verbose.stderr
     state = json.loads((tmp_path / "state" / "schedule.json").read_text())
-    from cwpublish.config import load_config
-    from cwpublish.state_keys import state_key
+    from cwpublish.config.load import load_config
+    from cwpublish.config.model import state_key
 
     key = state_key(load_config(config).partners[0])  # the partner on this site and company
     assert key.startswith("acme@http+127.0.0.1_") and key.endswith("~acme")
@@ -212,7 +212,7 @@ def test_nothing_due_imports_no_heavy_module(make_config, tmp_path):
     assert imported.isdisjoint({"zeep", "lxml", "requests", "jinja2", "keyring", "urllib3"})
     counting = f"""
 import atexit, sys
-from cwpublish.config import Client
+from cwpublish.config.model import Client
 made = []
 init = Client.__init__
 Client.__init__ = lambda self, *a, **k: made.append(1) or init(self, *a, **k)

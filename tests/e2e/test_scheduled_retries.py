@@ -19,9 +19,9 @@ from conftest import (
     sim_state,
     soap_requests,
 )
-from cwpublish.config import load_config
-from cwpublish.ledger import Ledger
-from cwpublish.state_keys import state_key
+from cwpublish.config.load import load_config
+from cwpublish.config.model import state_key
+from cwpublish.state.ledger import Ledger
 
 NOV = {"acme-2026-11.csv": USAGE}
 DOWN = [{"operation": "UpdateManagedDevices", "http_status": 503}]

@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import USAGE, free_port, read_history, sim_faults, tenant
-from cwpublish.redaction import MASK
 from cwpublish.simulator import SimulatorServer
+from cwpublish.text.redaction import MASK
 
 PERIOD = f"{date.today():%Y-%m}"
 USER = "billing@example.com"
@@ -223,7 +223,8 @@ def test_the_internal_error_line_masks_the_secret(
     sim, make_config, password, run, tmp_path, monkeypatch
 ):
     """A bug cannot be made on purpose: one is planted where a secret is in hand."""
-    from cwpublish import credentials, send
+    from cwpublish.config import credentials
+    from cwpublish.publish import run as send
 
     def buggy(plan, *args, **kwargs):
         secret = credentials.partner_secret(plan.partner)
@@ -276,7 +277,7 @@ def test_property_a_random_secret_echoed_in_any_form_survives_in_no_sink(
     sim, make_config, run, tmp_path, smtp_server, smtp_password, secret, form, breaks, before,
     after,
 ):
-    from cwpublish import redaction
+    from cwpublish.text import redaction
 
     redaction.forget_all()  # a fresh run: only this example's secret is known
     keyring.set_password("cwpublish", "connectwise:acme", secret)

@@ -15,9 +15,9 @@ import pytest
 from freezegun import freeze_time
 
 from conftest import USAGE, partner_config, sim_state, soap_requests, tenant
-from cwpublish.config import load_config
+from cwpublish.config.load import load_config
+from cwpublish.config.model import state_key
 from cwpublish.simulator import SimulatorServer
-from cwpublish.state_keys import state_key
 
 NOV = {"acme-2026-11.csv": USAGE}
 OLD_ID = "0123456789ab"
@@ -296,7 +296,7 @@ def test_an_unreadable_history_is_a_clean_error(make_config, run, tmp_path):
 def test_backfilling_an_old_month_keeps_its_ledger_record(
     sim, make_config, password, run, tmp_path
 ):
-    from cwpublish.ledger import LEDGER_PERIODS
+    from cwpublish.state.ledger import LEDGER_PERIODS
 
     year, month = date.today().year, date.today().month
     oy, om = divmod(year * 12 + month - 1 - (LEDGER_PERIODS - 1), 12)

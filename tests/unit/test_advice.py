@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cwpublish.advice import next_steps
+from cwpublish.domain.advice import next_steps
 
 RETRY = "cwpublish publish --retry 0123456789ab"
 

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from conftest import partner_config
-from cwpublish.config import find_config_path, load_config
+from cwpublish.config.load import find_config_path, load_config
 from cwpublish.errors import ConfigError
 from cwpublish.targets.connectwise_soap.settings import DEFAULT_API_PATH, endpoint
 

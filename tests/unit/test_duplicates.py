@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from cwpublish.config import Client, Partner
-from cwpublish.duplicates import drop_duplicates, duplicate_keys, find_duplicates
-from cwpublish.history import ClientResult, Entry
-from cwpublish.ledger import Ledger
-from cwpublish.period import Period
-from cwpublish.plan import Plan
-from cwpublish.targets.base import UsageRecord
+from cwpublish.config.model import Client, Partner
+from cwpublish.domain.period import Period
+from cwpublish.domain.record import ClientResult, Entry, UsageRecord
+from cwpublish.publish.duplicates import drop_duplicates, duplicate_keys, find_duplicates
+from cwpublish.publish.plan import Plan
+from cwpublish.state.ledger import Ledger
 
 
 def partner(name: str) -> Partner:

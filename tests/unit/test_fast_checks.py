@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cwpublish import redaction
-from cwpublish.output import table
-from cwpublish.redaction import MASK, may_hold_secret, redact
-from cwpublish.sanitize import all_one_line, one_line
+from cwpublish.render.output import table
+from cwpublish.text import redaction
+from cwpublish.text.redaction import MASK, may_hold_secret, redact
+from cwpublish.text.sanitize import all_one_line, one_line
 
 CHARS = list("ab Z9-é\u00a0\t\n\r\x1b\u2028\u202e\x00 ")
 CELL = st.text(alphabet=st.sampled_from(CHARS), max_size=6)

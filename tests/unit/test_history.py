@@ -8,7 +8,7 @@ import stat
 from datetime import date
 
 from conftest import USAGE, partner_config, read_history
-from cwpublish.history import History
+from cwpublish.state.history import History
 
 USAGE_FILE = f"acme-{date.today():%Y-%m}.csv"
 
@@ -108,8 +108,8 @@ def test_history_index_holds_summaries_and_entries_hold_clients(sim, make_config
 
 
 def test_ledger_keeps_one_file_per_period_and_prunes_old_ones(tmp_path):
-    from cwpublish.history import ClientResult, Entry
-    from cwpublish.ledger import LEDGER_PERIODS, Ledger
+    from cwpublish.domain.record import ClientResult, Entry
+    from cwpublish.state.ledger import LEDGER_PERIODS, Ledger
 
     ledger = Ledger(tmp_path)
     for year in range(2020, 2027):

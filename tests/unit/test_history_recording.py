@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from conftest import USAGE, partner_config
-from cwpublish import history as history_module
-from cwpublish.config import load_config
-from cwpublish.history import ClientResult, Entry, History, summarize
-from cwpublish.recording import Recorder
+from cwpublish.config.load import load_config
+from cwpublish.domain.record import ClientResult, Entry
+from cwpublish.publish.recording import Recorder
+from cwpublish.state import history as history_module
+from cwpublish.state.history import History, summarize
 
 PERIOD = f"{date.today():%Y-%m}"
 
@@ -202,15 +203,15 @@ def test_an_email_rewrites_only_its_entry_and_appends_one_line(
     recorder, partner = recorder_for(config, True)
     writes = count_writes(monkeypatch)
     e = entry(n=2)
-    import cwpublish.notify
+    import cwpublish.notify.email
 
-    real = cwpublish.notify.notify_publish
+    real = cwpublish.notify.email.notify_publish
 
     def in_history_before_sending(*args):
         assert History(tmp_path / "state").find(e.id) is not None  # a crash here keeps it
         return real(*args)
 
-    monkeypatch.setattr(cwpublish.notify, "notify_publish", in_history_before_sending)
+    monkeypatch.setattr(cwpublish.notify.email, "notify_publish", in_history_before_sending)
     recorder.record(partner, e)
     assert len(smtp_server.messages) == 1
     assert writes == Counter({("write_json", f"{e.id}.json"): 2,

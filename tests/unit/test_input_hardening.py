@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SECRET, USAGE, partner_config, sim_state
-from cwpublish.config import load_config
-from cwpublish.config_clients import ParseCache
-from cwpublish.credentials import set_secret
+from cwpublish.config.cache import ParseCache
+from cwpublish.config.credentials import set_secret
+from cwpublish.config.load import load_config
 from cwpublish.errors import ConfigError, CredentialsError
 
 THIS = f"{date.today():%Y-%m}"

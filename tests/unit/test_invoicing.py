@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from cwpublish.config import ConnectWise, Partner, Schedule, UsageSource
-from cwpublish.invoicing import AgreementInvoices, missed, scheduled_day
-from cwpublish.period import Period
+from cwpublish.config.model import ConnectWise, Partner, UsageSource
+from cwpublish.domain.invoices import AgreementInvoices
+from cwpublish.domain.period import Period
+from cwpublish.domain.schedule import Schedule
+from cwpublish.publish.invoicing import missed, scheduled_day
 
 NOV = Period(2026, 11)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from cwpublish.history import ClientResult, Entry
-from cwpublish.ledger import Ledger, ledger_problem
+from cwpublish.domain.record import ClientResult, Entry
+from cwpublish.state.ledger import Ledger, ledger_problem
 
 KEY = "acme@cw.example~acme"
 
@@ -76,7 +76,7 @@ def test_nothing_published_writes_no_ledger_file(tmp_path):
 
 
 def test_newest_period_per_client_reads_only_later_periods(tmp_path):
-    from cwpublish.period import Period
+    from cwpublish.domain.period import Period
 
     ledger = Ledger(tmp_path)
     for period, ids in (("2026-09", ("A-1", "B-1")), ("2026-11", ("A-1",))):

@@ -15,9 +15,11 @@ import yaml
 from freezegun import freeze_time
 
 from conftest import partner_config, rest_partner_config
-from cwpublish import config_validation
-from cwpublish.config import Client, load_config
-from cwpublish.config_clients import ParseCache
+from cwpublish.config import validation as config_validation
+from cwpublish.config.cache import ParseCache
+from cwpublish.config.clients import ClientReader
+from cwpublish.config.load import load_config
+from cwpublish.config.model import Client
 from cwpublish.errors import ConfigError
 from cwpublish.usecases import scheduled_publish
 
@@ -209,7 +211,7 @@ def gc_during(monkeypatch) -> list:
     """gc.isenabled() while each configuration is validated and each client list is built."""
     seen: list = []
     config = config_validation.Validator.config
-    trusted = config_validation.ClientReader.clients
+    trusted = ClientReader.clients
 
     def validating(self, data):
         seen.append(("validate", gc.isenabled()))
@@ -220,7 +222,7 @@ def gc_during(monkeypatch) -> list:
         return trusted(self, raw, where, api)
 
     monkeypatch.setattr(config_validation.Validator, "config", validating)
-    monkeypatch.setattr(config_validation.ClientReader, "clients", building)
+    monkeypatch.setattr(ClientReader, "clients", building)
     yield seen
     gc.enable()
 

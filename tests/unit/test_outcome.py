@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cwpublish.history import ClientResult, Entry
-from cwpublish.outcome import (
+from cwpublish.domain.outcome import (
     RunResult,
     dry_run_exit_code,
     exit_code_of,
@@ -13,6 +12,7 @@ from cwpublish.outcome import (
     preview_outcome,
     status_of,
 )
+from cwpublish.domain.record import ClientResult, Entry
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cwpublish import redaction
-from cwpublish.redaction import MASK, clean_line, redact
+from cwpublish.text import redaction
+from cwpublish.text.redaction import MASK, clean_line, redact
 
 # "*" is left out: the mask itself is a run of them. The filler shares no character with the
 # secrets or with base64, so any 8-character run found in the output came from the secret.

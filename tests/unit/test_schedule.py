@@ -7,9 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from cwpublish.config import Schedule
-from cwpublish.period import Period, zone
-from cwpublish.schedule import DayState, decide, next_run, observe
+from cwpublish.domain.period import Period, zone
+from cwpublish.domain.schedule import DayState, Schedule, decide, next_run, observe
 
 LONG_AGO = date(2020, 1, 1)
 

@@ -7,9 +7,16 @@ from datetime import date, timedelta
 
 import pytest
 
-from cwpublish.config import Schedule
-from cwpublish.period import Period
-from cwpublish.schedule import Attempt, DayState, decide, next_try, observe, retry_end
+from cwpublish.domain.period import Period
+from cwpublish.domain.schedule import (
+    Attempt,
+    DayState,
+    Schedule,
+    decide,
+    next_try,
+    observe,
+    retry_end,
+)
 
 LONG_AGO = date(2020, 1, 1)
 NOV = Period(2026, 11)
@@ -173,7 +180,7 @@ def _entry(retry) -> dict:
 
 
 def test_the_advice_says_when_the_schedule_tries_again_or_that_it_will_not():
-    from cwpublish.advice import is_last_try, next_steps
+    from cwpublish.domain.advice import is_last_try, next_steps
 
     again = next_steps(_entry({"first_try": "2026-11-05", "next_try": "2026-11-06",
                                "last_try": "2026-12-04"}))

@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
-from cwpublish.period import Period
-from cwpublish.schedule import Attempt, DayState
-from cwpublish.schedule_state import PRUNE_AFTER_DAYS, ScheduleState
+from cwpublish.domain.period import Period
+from cwpublish.domain.schedule import Attempt, DayState
+from cwpublish.state.schedule_state import PRUNE_AFTER_DAYS, ScheduleState
 
 MINE, THEIRS = "acme@cw.acme.example~acme", "acme@http+127.0.0.1_8765~acme"
 

@@ -13,7 +13,7 @@ import keyring.errors
 import pytest
 
 from conftest import USAGE, partner_config
-from cwpublish.state_files import read_json, write_json
+from cwpublish.state.files import read_json, write_json
 
 
 @pytest.fixture

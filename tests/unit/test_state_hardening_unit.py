@@ -12,16 +12,18 @@ from pathlib import Path
 import pytest
 from freezegun import freeze_time
 
-from cwpublish.config import ConnectWise, Partner
+from cwpublish.config.model import ConnectWise, Partner, state_key
+from cwpublish.domain.period import Period
+from cwpublish.domain.record import ClientResult, Entry
+from cwpublish.domain.schedule import DayState
 from cwpublish.errors import StateError
-from cwpublish.history import ClientResult, Entry, History
-from cwpublish.ledger import LEDGER_PERIODS, Ledger
-from cwpublish.lock import PublishLock
-from cwpublish.period import Period
-from cwpublish.schedule import DayState
-from cwpublish.schedule_state import ScheduleState
-from cwpublish.state_files import StateDirError, ensure_dir, read_json, write_json
-from cwpublish.state_keys import key_scope, may_adopt_legacy, state_key
+from cwpublish.state.files import StateDirError, ensure_dir, read_json, write_json
+from cwpublish.state.history import History
+from cwpublish.state.keys import key_scope
+from cwpublish.state.ledger import LEDGER_PERIODS, Ledger
+from cwpublish.state.legacy import may_adopt_legacy
+from cwpublish.state.lock import PublishLock
+from cwpublish.state.schedule_state import ScheduleState
 
 
 def partner(site: str = "https://cw.acme.example", company: str = "acme", name: str = "acme"):

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cwpublish.config import UsageSource
+from cwpublish.config.model import UsageSource
+from cwpublish.domain.period import Period
 from cwpublish.errors import InputError
-from cwpublish.period import Period
-from cwpublish.usage import read_usage
+from cwpublish.publish.usage import read_usage
 
 NOV = Period(2026, 11)
 
@@ -118,7 +118,7 @@ def test_bad_json(tmp_path, text, message):
 def test_the_plain_number_shortcut_agrees_with_the_full_check(text):
     """Most rows take a shortcut (a plain number with at most 2 decimals): it must give
     exactly what the full check gives, and refuse nothing that the full check would take."""
-    from cwpublish.usage import _add_row, parse_gb
+    from cwpublish.publish.usage import _add_row, parse_gb
 
     try:
         expected = parse_gb(text, "u.csv: row 2")

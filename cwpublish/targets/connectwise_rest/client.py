@@ -18,9 +18,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from cwpublish import interrupt
-from cwpublish.config import ConnectWise
+from cwpublish.config.model import ConnectWise
 from cwpublish.errors import ConnectWiseError
-from cwpublish.redaction import clean_line, register
 from cwpublish.targets.connectwise_rest.answers import parse_json, plain_text, records
 from cwpublish.targets.http import (
     DeadlineExceeded,
@@ -33,6 +32,7 @@ from cwpublish.targets.http import (
     transport_error,
 )
 from cwpublish.targets.retry import with_retries
+from cwpublish.text.redaction import clean_line, register
 
 PAGE_SIZE = 1000  # ConnectWise's maximum
 MAX_PAGES = 200  # 200,000 objects for one look-up: past that the server is not paging

@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from cwpublish.period import Period
-from cwpublish.redaction import clean_line
+from cwpublish.domain.period import Period
 from cwpublish.targets.connectwise_rest.settings import MAX_DEVICE_ID
+from cwpublish.text.redaction import clean_line
 
 MAX_NAME = MAX_DEVICE_ID  # configuration `name`: the same 100 characters
 NAME_PREFIX = "rCloud Backup - "

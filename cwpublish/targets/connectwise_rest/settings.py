@@ -9,7 +9,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from cwpublish.config import Client, ConnectWise, default
+from cwpublish.config.model import Client, ConnectWise, default
+from cwpublish.domain.record import device_identifier
 
 SECRET_LABEL = "API private key"  # the partner secret in the keyring
 MODES = ("configuration", "agreement_addition")
@@ -85,7 +86,6 @@ def client_problem(cw: ConnectWise, client: Client) -> str | None:
     """Why a client cannot be published over REST (config validation): in configuration
     mode, its record identifier would not fit in ConnectWise."""
     # lazy: validating the config loads no module of the target beside this one (test_layout)
-    from cwpublish.targets.base import device_identifier
 
     if cw.settings.publish_to != "configuration":
         return None

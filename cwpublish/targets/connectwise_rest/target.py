@@ -10,21 +10,20 @@ from __future__ import annotations
 from collections import defaultdict
 
 from cwpublish import log
-from cwpublish.config import Partner
-from cwpublish.errors import ConnectWiseError, LoginRejected
-from cwpublish.invoicing import AgreementInvoices
-from cwpublish.redaction import MASK
-from cwpublish.targets.base import (
+from cwpublish.config.model import Partner
+from cwpublish.domain.invoices import AgreementInvoices
+from cwpublish.domain.period import Period
+from cwpublish.domain.record import (
     NOT_SENT,
     NOT_SENT_TEXT,
     UNKNOWN_KEY,
     Progress,
     RecordResult,
-    Sent,
-    Target,
     UsageRecord,
     device_identifier,
 )
+from cwpublish.errors import ConnectWiseError, LoginRejected
+from cwpublish.targets.base import Sent, Target
 from cwpublish.targets.connectwise_rest import invoicing, lookups
 from cwpublish.targets.connectwise_rest.client import RestClient
 from cwpublish.targets.connectwise_rest.settings import SECRET_LABEL
@@ -34,6 +33,7 @@ from cwpublish.targets.connectwise_rest.writes import (
     configuration_write,
     run_writes,
 )
+from cwpublish.text.redaction import MASK
 
 KEYS_FIX = (
     "check the API member's public and private keys (System > Members > API Members), "
@@ -144,8 +144,6 @@ class RestTarget(Target):
             return {}
         from datetime import date
         from decimal import Decimal
-
-        from cwpublish.period import Period
 
         period = Period.of(date.today())  # which additions bill now; never written
         probe = [UsageRecord(k, k, Decimal(0), period) for k in keys if k in self.companies]

@@ -10,18 +10,18 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from cwpublish import interrupt
-from cwpublish.errors import ConnectWiseError, unexpected
-from cwpublish.period import Period
-from cwpublish.targets.base import (
+from cwpublish.domain.period import Period
+from cwpublish.domain.record import (
     INTERRUPTED_TEXT,
     NOT_SENT,
     NOT_SENT_TEXT,
     REJECTED,
     Progress,
     RecordResult,
-    Sent,
     UsageRecord,
 )
+from cwpublish.errors import ConnectWiseError, unexpected
+from cwpublish.targets.base import Sent
 from cwpublish.targets.connectwise_rest import lookups
 from cwpublish.targets.connectwise_rest.answers import ref_id
 from cwpublish.targets.connectwise_rest.client import RestClient, RestRejected

@@ -10,17 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cwpublish import interrupt
-from cwpublish.errors import ConnectWiseError
-from cwpublish.targets.base import (
+from cwpublish.domain.record import (
     INTERRUPTED_TEXT,
     NOT_SENT,
     NOT_SENT_TEXT,
     REJECTED,
     Progress,
     RecordResult,
-    Sent,
     UsageRecord,
 )
+from cwpublish.errors import ConnectWiseError
+from cwpublish.targets.base import Sent
 
 # Sends one batch: None on success, else the error text ConnectWise answered.
 SendBatch = Callable[[list[UsageRecord]], str | None]

@@ -13,10 +13,9 @@ import threading
 from importlib import resources
 from urllib.parse import urlsplit
 
-from cwpublish.config import ConnectWise
+from cwpublish.config.model import ConnectWise
+from cwpublish.domain.record import UsageRecord
 from cwpublish.errors import ConnectWiseError
-from cwpublish.redaction import clean_line
-from cwpublish.targets.base import UsageRecord
 from cwpublish.targets.connectwise_soap import answers
 from cwpublish.targets.connectwise_soap.answers import (
     FaultAnswer,
@@ -43,6 +42,7 @@ from cwpublish.targets.http import (
     transport_error,
 )
 from cwpublish.targets.retry import with_retries
+from cwpublish.text.redaction import clean_line
 
 BINDING = f"{{{NAMESPACE}}}ManagedDeviceApiSoap"
 OPERATIONS = ("GetManagementItSetupsName", "GetManagedGroup", "UpdateManagedDevices")

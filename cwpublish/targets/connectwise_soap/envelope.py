@@ -6,9 +6,9 @@ run ~40 ms; tests check each body here equals zeep's serialization of the same c
 
 from __future__ import annotations
 
-from cwpublish.config import ConnectWise
-from cwpublish.redaction import MASK
-from cwpublish.targets.base import UsageRecord, device_identifier
+from cwpublish.config.model import ConnectWise
+from cwpublish.domain.record import UsageRecord, device_identifier
+from cwpublish.text.redaction import MASK
 
 NAMESPACE = "http://connectwise.com"
 

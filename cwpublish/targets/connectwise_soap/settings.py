@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cwpublish.config import ConnectWise, default
+from cwpublish.config.model import ConnectWise, default
 
 DEFAULT_API_PATH = "/v4_6_release/apis/2.0/ManagedDeviceApi.asmx"
 SECRET_LABEL = "integrator password"  # the partner secret in the keyring

@@ -6,11 +6,13 @@ GetManagementItSetupsName pre-flight; GetManagedGroup tells which Managed IDs ex
 
 from __future__ import annotations
 
-from cwpublish.config import Partner
+from cwpublish.config.model import Partner
+from cwpublish.domain.record import Progress, UsageRecord
 from cwpublish.errors import ConnectWiseError, LoginRejected
-from cwpublish.targets.base import Progress, Sent, Target, UsageRecord
+from cwpublish.targets.base import Sent, Target
 from cwpublish.targets.connectwise_soap.batches import send_batches
 from cwpublish.targets.connectwise_soap.client import ConnectWiseClient
+from cwpublish.targets.connectwise_soap.envelope import preview_envelope
 from cwpublish.targets.connectwise_soap.settings import SECRET_LABEL, endpoint
 
 REJECTED = "the login or the Management IT Name"
@@ -83,8 +85,6 @@ class SoapTarget(Target):
 
     @classmethod
     def preview(cls, partner: Partner, records: list[UsageRecord]) -> str:
-        from cwpublish.targets.connectwise_soap.envelope import preview_envelope
-
         batch = records[: partner.connectwise.settings.batch_size]
         return (
             f"SOAP body of the first UpdateManagedDevices call for {partner.name} "

@@ -10,9 +10,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from cwpublish.config import Client
+from cwpublish.config.model import Client
+from cwpublish.domain.period import Period
 from cwpublish.errors import ConnectWiseError
-from cwpublish.period import Period
 from cwpublish.targets.connectwise_rest import lookups
 from cwpublish.targets.connectwise_rest.answers import parse_json, records
 from cwpublish.targets.connectwise_rest.client import PAGE_SIZE, quoted

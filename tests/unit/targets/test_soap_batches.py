@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from decimal import Decimal
 
+from cwpublish.domain.period import Period
+from cwpublish.domain.record import NOT_SENT, REJECTED, UsageRecord
 from cwpublish.errors import ConnectWiseError
-from cwpublish.period import Period
-from cwpublish.targets.base import NOT_SENT, REJECTED, UsageRecord
 from cwpublish.targets.connectwise_soap.batches import send_batches, split_on_error
 
 RECORDS = [UsageRecord(f"C{i}", f"K{i}", Decimal(i), Period(2026, 11)) for i in range(10)]

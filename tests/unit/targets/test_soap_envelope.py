@@ -10,9 +10,9 @@ from decimal import Decimal
 
 from lxml import etree
 
-from cwpublish.config import ConnectWise
-from cwpublish.period import Period
-from cwpublish.targets.base import UsageRecord
+from cwpublish.config.model import ConnectWise
+from cwpublish.domain.period import Period
+from cwpublish.domain.record import UsageRecord
 from cwpublish.targets.connectwise_soap.client import ConnectWiseClient, bundled_wsdl
 from cwpublish.targets.connectwise_soap.envelope import (
     preflight_body,

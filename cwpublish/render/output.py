@@ -1,0 +1,249 @@
+"""Human-readable text: aligned tables and one-line summaries (JSON output is the entry dicts).
+
+Colour is applied only when the caller says the stream is a terminal and NO_COLOR is unset.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from cwpublish.domain.advice import next_steps
+from cwpublish.domain.period import zone
+from cwpublish.domain.record import count_by_status
+from cwpublish.text.redaction import clean_line, may_hold_secret
+from cwpublish.text.sanitize import all_one_line, one_line
+
+_COLOURS = {"green": "32", "red": "31", "yellow": "33", "bold": "1", "dim": "2"}
+_STATUS_COLOUR = {
+    "published": "green",
+    "success": "green",
+    "failed": "red",
+    "partial": "yellow",
+    "skipped": "dim",
+    "unmapped": "yellow",
+    "sent": "green",
+}
+
+
+def colour_enabled(isatty: bool) -> bool:
+    return isatty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def paint(text: str, colour: str | None, enabled: bool) -> str:
+    if not enabled or not colour:
+        return text
+    return f"\x1b[{_COLOURS[colour]}m{text}\x1b[0m"
+
+
+def table(
+    headers: list[str],
+    rows: list[list[Any]],
+    colour: bool = False,
+    status_col: int | None = None,
+    right: tuple[int, ...] = (),
+) -> str:
+    """Rows aligned under headers; `status_col` is coloured by its value."""
+
+    # Cells hold text from outside (usage names, fault texts): one line, no control characters,
+    # no secret. Checked once for the whole table, cell by cell only when that finds something.
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    flat = [v for row in cells for v in row]
+    if not all_one_line(flat) or may_hold_secret("\n".join(flat)):
+        cells = [[clean_line(v) for v in row] for row in cells]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+
+    def line(values: list[str], is_header: bool = False) -> str:
+        out = []
+        for i, v in enumerate(values):
+            padded = v.rjust(widths[i]) if i in right else v.ljust(widths[i])
+            if is_header:
+                padded = paint(padded, "bold", colour)
+            elif i == status_col:
+                padded = paint(padded, _STATUS_COLOUR.get(v), colour)
+            out.append(padded)
+        return "  ".join(out).rstrip()
+
+    if colour:
+        return "\n".join([line(headers, True), *(line(r) for r in cells)])
+    # Without colour, one format string aligns a row (a 10,000-row table in a few ms).
+    fmt = "  ".join(f"{{:{'>' if i in right else '<'}{w}}}" for i, w in enumerate(widths))
+    return "\n".join([fmt.format(*headers).rstrip(), *(fmt.format(*r).rstrip() for r in cells)])
+
+
+def gb(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def counts(entry: dict) -> dict[str, int]:
+    """Clients by status, from the rows or (a history index summary) from `counts`."""
+
+    if "clients" not in entry:
+        return entry.get("counts") or {}
+    return count_by_status(entry["clients"])
+
+
+def summary(entry: dict) -> str:
+    """`published 12 of 12 clients`, or `FAILED: reason` (used in output and email subjects)."""
+    by_status = counts(entry)
+    published = by_status.get("published", 0)
+    failed = by_status.get("failed", 0)
+    total = sum(n for status, n in by_status.items() if status != "skipped")
+    if entry.get("dry_run"):  # nothing was sent: say what would happen
+        if entry.get("error"):
+            return f"would publish nothing: {entry['error']}"
+        would = by_status.get("would-publish", 0)
+        refused = total - would
+        text = f"would publish {would} of {total} client{'s' if total != 1 else ''}"
+        return text + (f" ({refused} would not)" if refused else "")
+    if entry["status"] == "failed":
+        reason = entry.get("error") or (
+            f"{failed} of {total} clients failed" if total else "nothing published"
+        )
+        return f"FAILED: {reason}"
+    text = f"published {published} of {total} client{'s' if total != 1 else ''}"
+    return text + (f" ({failed} failed)" if failed else "")
+
+
+def short_reason(entry: dict) -> str:
+    """The failure reason cut to its first clause, for a subject line."""
+    reason = summary(entry).removeprefix("FAILED: ")
+    for stop in (" (", "; "):
+        reason = reason.split(stop, 1)[0]
+    return reason[:120]
+
+
+def entry_text(entry: dict, colour: bool = False, api: str | None = None) -> str:
+    """The per-client result table of one publish, with unmapped rows and a summary line."""
+    rows = [
+        [c["name"], c["managed_id"], gb(c["billable_gb"]), c["status"], c.get("error") or ""]
+        for c in entry["clients"]
+    ]
+    rows += [
+        [u["client"], "-", gb(u["billable_gb"]), "unmapped", "no client in the config"]
+        for u in entry.get("unmapped", [])
+    ]
+    head = (
+        f"{entry['partner']} {entry['period']} ({entry['mode']}, by {entry['initiated_by']})"
+        f" -> {entry['site']}"
+    )
+    body = table(["CLIENT", "MANAGED ID", "GB", "RESULT", "REASON"], rows, colour, 3, (2,))
+    status_colour = _STATUS_COLOUR.get(entry["status"])
+
+    invoices = entry.get("invoices")
+    lines = [
+        f"  invoices: {invoice_line(i)}"
+        for i in (invoices if isinstance(invoices, list) else [])
+        if isinstance(i, dict)
+    ]
+    lines += [f"  next: {step}" for step in next_steps(entry, api)]
+    note = entry.get("notification")
+    if note and note.get("status") != "disabled":
+        lines.append(f"email: {_notification_text(note)}")
+    outcome = f"{entry['partner']} {entry['period']}: {summary(entry)}"
+    return "\n".join(
+        [
+            paint(_line(head), "bold", colour),
+            body,
+            paint(_line(outcome), status_colour, colour),
+            *map(_line, lines),
+        ]
+    )
+
+
+def invoice_line(invoice: dict) -> str:
+    """An agreement's invoice dates, from an entry's `invoices` row."""
+    return (
+        f"agreement {invoice.get('agreement')!r}: last invoice "
+        f"{invoice.get('last_invoice_date') or 'none yet'}, next invoice "
+        f"{invoice.get('next_invoice_date') or 'not scheduled'}"
+    )
+
+
+def _line(text: str) -> str:
+    """A line of output built from recorded texts: one line, no control character, no secret."""
+
+    return clean_line(text)
+
+
+def plan_text(partner: str, period: str, site: str, rows: list[list[Any]]) -> str:
+    return "\n".join(
+        [
+            f"{partner} {period} -> {site}",
+            table(["CLIENT", "MANAGED ID", "GB", "ACTION"], rows, right=(2,)),
+        ]
+    )
+
+
+RESULT_WIDTH = 48  # history's RESULT column; `history show ID` has the whole text
+
+
+def history_text(
+    entries: list[dict], colour: bool = False, zones: dict[str, str | None] | None = None
+) -> str:
+    """The history table: times in each partner's zone (`zones`: partner -> IANA name, as
+    its emails use), one line per entry whatever the length of an error."""
+    if not entries:
+        return "No publish operations recorded yet."
+
+    def started(e: dict) -> str:
+        try:
+            from datetime import datetime
+
+            moment = datetime.fromisoformat(e["started_at"])
+            moment = moment.astimezone(zone((zones or {}).get(e["partner"])))
+        except (TypeError, ValueError, KeyError):
+            return str(e.get("started_at"))
+        return f"{moment:%Y-%m-%d %H:%M} {moment.tzname()}"
+
+    rows = [
+        [
+            e["id"],
+            started(e),
+            e["partner"],
+            e["mode"],
+            e["initiated_by"],
+            e["period"],
+            e["status"],
+            one_line(summary(e), RESULT_WIDTH),
+            (e.get("notification") or {}).get("status", "-"),
+        ]
+        for e in entries
+    ]
+    return table(
+        ["ID", "STARTED", "PARTNER", "MODE", "BY", "PERIOD", "STATUS", "RESULT", "EMAIL"],
+        rows,
+        colour,
+        6,
+    )
+
+
+def entry_detail(entry: dict, colour: bool = False) -> str:
+    """Everything about one history entry (`history show ID`)."""
+    note = entry.get("notification") or {}
+    fields = [
+        ("ID", entry["id"]),
+        ("Partner", entry["partner"]),
+        ("Period", entry["period"]),
+        ("Mode", entry["mode"]),
+        ("Initiated by", entry["initiated_by"]),
+        ("Started", entry["started_at"]),
+        ("Finished", entry.get("finished_at")),
+        ("Site", entry["site"]),
+        ("Usage", entry.get("usage_source")),
+        ("Status", f"{entry['status']} (exit {entry.get('exit_code')})"),
+        ("Error", entry.get("error")),
+        ("Email", _notification_text(note) if note else None),
+    ]
+    lines = [f"{k + ':':<14}{v}" for k, v in fields if v]
+    lines += [f"{'Warning:':<14}{w}" for w in entry.get("warnings", [])]
+    return "\n".join(lines) + "\n\n" + entry_text(entry, colour)
+
+
+def _notification_text(note: dict) -> str:
+    text = note.get("status", "-")
+    if note.get("recipients"):
+        text += " to " + ", ".join(note["recipients"])
+    if note.get("error"):
+        text += f" ({note['error']})"
+    return text

@@ -1,0 +1,122 @@
+"""--dry-run: plan and preview a manual publish, send and write nothing, exit as the real
+run would (the previews are shaped like history entries, for --json)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cwpublish.config.model import Config
+from cwpublish.domain.outcome import dry_run_exit_code, preview_outcome
+from cwpublish.domain.record import INVOICED
+from cwpublish.publish.duplicates import duplicate_keys, find_duplicates
+from cwpublish.publish.overwrites import (
+    Overwrite,
+    find_overwrites,
+    overwrite_keys,
+)
+from cwpublish.publish.plan import (
+    Plan,
+)
+from cwpublish.publish.summing import context_rows
+from cwpublish.targets.registry import target_class
+from cwpublish.usecases.invoice_guard import missed_by
+from cwpublish.usecases.manual_publish import ManualRequest, plan_request
+
+
+@dataclass
+class DryRun:
+    """A dry run's previews (history-entry shaped), exit code, and masked request bodies."""
+
+    previews: list[dict]
+    exit_code: int
+    bodies: list[str] = field(default_factory=list)
+
+
+def dry_run(config: Config, req: ManualRequest, bodies: bool = False) -> DryRun:
+    """What publish_manual would do, sending and writing nothing (`bodies`: the masked
+    request of each plan's first call, for -v)."""
+    plans, _ = plan_request(config, req)
+    duplicates = [] if req.force else find_duplicates(config.state_dir, plans)
+    overwrites = [] if req.force else find_overwrites(config.state_dir, plans)
+    previews = [
+        preview(plan, duplicate_keys(duplicates, plan), overwrite_keys(overwrites, plan),
+                req.force)
+        for plan in plans
+    ]
+    invoiced = not req.force and any(missed_by(p) for p in plans)
+    refused = bool(duplicates or overwrites) or invoiced
+    result = DryRun(previews, dry_run_exit_code(previews, refused))
+    if bodies:
+        result.bodies = [
+            target_class(p.partner.connectwise.api).preview(p.partner, p.to_send)
+            for p in plans
+            if p.to_send
+        ]
+    return result
+
+
+def preview(
+    plan: Plan,
+    duplicates: set[str],
+    newer: dict[str, Overwrite] | None = None,
+    force: bool = False,
+) -> dict:
+    """What a plan would do, shaped like a history entry (for --dry-run and its --json).
+
+    A client is `duplicate` (already published for the period), `newer-held` (ConnectWise
+    holds a newer month, its `held`, that this run would replace for good), `invoiced` (its
+    agreement was invoiced after the day this period was due; --force) or `would-publish`.
+    """
+    newer = newer or {}
+    missed = {} if force else {k: m for m in missed_by(plan) for k in m.state.keys}
+
+    def row(r) -> dict:
+        found = {"name": r.client, "managed_id": r.key, "billable_gb": float(r.billable_gb),
+                 "status": "would-publish", "error": None, "kind": None}
+        if r.key in duplicates:
+            found.update(status="duplicate",
+                         error="already published for this period; needs --force")
+        elif r.key in newer:
+            held = newer[r.key]
+            found.update(status="newer-held", held=held.held, error=(
+                f"ConnectWise holds {held.held} ({held.since}), newer than {plan.period}: it "
+                "would be replaced; needs --force"
+            ))
+        elif r.key in missed:
+            reason = missed[r.key].reason(plan.period)
+            found.update(status="invoiced", error=f"{reason}; needs --force", kind=INVOICED)
+        return found
+
+    clients = [row(r) for r in plan.to_send]
+    clients += [
+        {
+            "name": c.name,
+            "managed_id": c.managed_id,
+            "billable_gb": c.billable_gb,
+            "status": "failed",
+            "error": c.error,
+            "kind": c.kind,
+        }
+        for c in plan.failed
+    ]
+    sending = sum(1 for c in clients if c["status"] == "would-publish")
+    status, code = preview_outcome(
+        sending, len(clients) - sending, plan.error_exit if plan.error else None
+    )
+    return {
+        "partner": plan.partner.name,
+        "mode": plan.mode,
+        "initiated_by": plan.initiated_by,
+        "period": str(plan.period),
+        "site": plan.partner.connectwise.site,
+        "dry_run": True,
+        "status": status,
+        "exit_code": code,
+        "error": plan.error,
+        "usage_source": plan.usage_source,
+        "clients": clients,
+        "unmapped": plan.unmapped,
+        "warnings": list(plan.notes),
+        "summed_with": context_rows(plan.context),
+        "invoices": [s.to_dict() for s in plan.invoices],
+    }
