@@ -17,7 +17,7 @@ configuration) passes `api`, otherwise the login advice names both variants brie
 from __future__ import annotations
 
 from cwpublish.errors import EXIT_FAILED, EXIT_LOGIN, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
-from cwpublish.targets.base import NO_USAGE, NOT_SENT, REJECTED, UNKNOWN_KEY
+from cwpublish.targets.base import NEWER_HELD, NO_USAGE, NOT_SENT, REJECTED, UNKNOWN_KEY
 
 UNKNOWN = "unknown"  # a client sent by a run that was killed before its answer was recorded
 NAMES_LISTED = 5  # at most this many clients named in one step
@@ -181,6 +181,13 @@ def _per_kind(
         steps.append(
             f"{_count(by_kind[UNKNOWN])} sent, but the run was killed before the answer was "
             "recorded; sending them again is harmless."
+        )
+    if NEWER_HELD in by_kind:
+        steps.append(
+            f"{_count(by_kind[NEWER_HELD])} ({_names(by_kind[NEWER_HELD])}) not sent: "
+            f"ConnectWise holds a newer month for them, which {entry['period']} would replace. "
+            "Safe: leave them (the newer month stays). Only to send this month over it: the "
+            "command in each row, with --force."
         )
     if NO_USAGE in by_kind:
         rows = by_kind[NO_USAGE]
