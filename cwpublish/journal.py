@@ -110,6 +110,8 @@ def _closed(data: dict) -> Entry:
     fields = {k: data[k] for k in ("partner", "mode", "initiated_by", "period", "started_at")}
     entry = Entry(**fields, site=str(data.get("site", "")), id=str(data["id"]), clients=clients)
     entry.usage_source = data.get("usage_source")
+    key = data.get("state_key")
+    entry.state_key = key if isinstance(key, str) else None
     entry.unmapped = list(data.get("unmapped") or [])
     entry.status = "interrupted"
     entry.exit_code = EXIT_FAILED

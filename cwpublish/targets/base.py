@@ -25,6 +25,7 @@ REJECTED = "rejected"  # ConnectWise refused this client's record
 NOT_SENT = "not-sent"  # not attempted: a partner-wide failure stopped the publish
 NO_USAGE = "no-usage"  # the usage data has no row for this client
 INVOICED = "invoiced"  # its agreement was invoiced after the period's day (invoicing.py)
+NEWER_HELD = "newer-held"  # not sent: ConnectWise holds a newer month (scheduled runs)
 
 # A client row's text when a partner-wide failure stopped it: the failure itself is stated
 # once, as the entry's error, not repeated on every row (150 clients, one wrong password).

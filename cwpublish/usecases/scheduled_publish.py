@@ -179,6 +179,7 @@ def _publish_due(
     from cwpublish.history import ClientResult
     from cwpublish.ledger import Ledger
     from cwpublish.lock import PublishLock
+    from cwpublish.overwrites import fail_overwrites, find_overwrites
     from cwpublish.plan import plan_partner
     from cwpublish.recording import catch_up
     from cwpublish.run_plans import run_plans
@@ -214,6 +215,8 @@ def _publish_due(
                 if c not in pending
             ]
             plans.append(plan)
+        if not force:  # never replace a newer month a person published (overwrites.py)
+            fail_overwrites(plans, find_overwrites(config.state_dir, plans, single_period=False))
 
         def after(plan: Plan, entry: Entry) -> None:
             """Runs before the entry is recorded (run_plans): history, ledger and email
