@@ -15,6 +15,7 @@ from pathlib import Path
 from cwpublish import log
 from cwpublish.errors import EXIT_FAILED
 from cwpublish.history import ClientResult, Entry
+from cwpublish.redaction import scrub
 from cwpublish.state_files import read_json, write_json
 
 KILLED = (
@@ -36,7 +37,7 @@ def begin(state_dir: Path, entry: Entry, sending: list, known: list[ClientResult
     data["pid"] = os.getpid()
     data["sending"] = [[r.client, r.key, float(r.billable_gb)] for r in sending]
     data["clients"] = [dict(c.__dict__) for c in known]
-    write_json(_folder(state_dir) / f"{entry.id}.json", data)
+    write_json(_folder(state_dir) / f"{entry.id}.json", scrub(data))  # as history is
 
 
 def end(state_dir: Path, entry_id: str) -> None:
