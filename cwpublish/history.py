@@ -36,6 +36,7 @@ from cwpublish.history_format import (
     parse_log,
     slim,
 )
+from cwpublish.redaction import scrub
 from cwpublish.state_files import (
     append_line,
     move_aside,
@@ -93,7 +94,9 @@ class Entry:
     state_key: str | None = None
 
     def to_dict(self) -> dict:
-        """The JSON shape (history, --json, email); built by hand: asdict() is slow at 5,000."""
+        """The JSON shape (history, --json, email); built by hand: asdict() is slow at 5,000.
+        Every secret is masked: rows and warnings quote ConnectWise's own texts (agreement
+        and company names a hostile server may fill with an echo of the keys)."""
         data = dict(self.__dict__)  # field order
         data["clients"] = [dict(c.__dict__) for c in self.clients]
         data["unmapped"] = [dict(u) for u in self.unmapped]
@@ -101,7 +104,7 @@ class Entry:
         data["notification"] = dict(self.notification) if self.notification else None
         data["summed_with"] = [dict(o) for o in self.summed_with]
         data["invoices"] = [dict(i) for i in self.invoices]
-        return data
+        return scrub(data)
 
     def count(self, status: str) -> int:
         return sum(1 for c in self.clients if c.status == status)

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from cwpublish.targets.base import Target, UsageRecord
 
 
+UNREADABLE = "could not read the invoice dates"
+
+
 @dataclass(frozen=True)
 class AgreementInvoices:
     """One agreement's invoicing state, and the clients of a plan on it."""
@@ -36,6 +39,17 @@ class AgreementInvoices:
     last: date | None
     next: date | None
     cycle: str | None = None
+    problem: str | None = None  # why the last invoice date cannot be known (then a warning)
+
+    def warning(self) -> str | None:
+        """The line saying this agreement's invoices cannot be judged, if they cannot."""
+        if self.problem is None:
+            return None
+        return (
+            f"{UNREADABLE} of agreement {self.agreement!r} (id {self.agreement_id}): "
+            f"{self.problem}; whether an invoice already went out without the usage of "
+            f"{', '.join(self.keys)} is not known"
+        )
 
     def to_dict(self) -> dict:
         """The JSON shape (history's `invoices`, --dry-run, check-config)."""
@@ -50,7 +64,8 @@ class AgreementInvoices:
 
     def text(self) -> str:
         """One line: the agreement's last and next invoice dates."""
-        last = self.last.isoformat() if self.last else "none yet"
+        last = self.last.isoformat() if self.last else (
+            f"unknown ({self.problem})" if self.problem else "none yet")
         upcoming = self.next.isoformat() if self.next else "not scheduled"
         cycle = f", billed {self.cycle.lower()}" if self.cycle else ""
         return (
@@ -123,12 +138,13 @@ def hold_invoiced(target: Target, plan: Plan, records: list[UsageRecord]) -> Hel
         states = target.invoicing([r.key for r in records]) if records else []
     except CwpublishError as e:
         return Held(records, [], [], f"could not read the agreements' invoice dates ({e})")
+    warning = "; ".join(w for s in states if (w := s.warning())) or None
     if plan.mode != "automatic" or plan.allow_invoiced:
-        return Held(records, [], states)
+        return Held(records, [], states, warning)
     blocked = {
         key: m for m in missed(plan.partner, plan.period, states, today_for(plan.partner))
         for key in m.state.keys
     }
     held = [RecordResult(r, blocked[r.key].reason(plan.period), INVOICED)
             for r in records if r.key in blocked]
-    return Held([r for r in records if r.key not in blocked], held, states)
+    return Held([r for r in records if r.key not in blocked], held, states, warning)

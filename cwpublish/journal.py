@@ -21,6 +21,7 @@ from pathlib import Path
 from cwpublish import log
 from cwpublish.errors import EXIT_FAILED, StateError
 from cwpublish.history import ClientResult, Entry, entry_from_dict
+from cwpublish.redaction import scrub
 from cwpublish.state_files import read_json, write_json
 
 KILLED = (
@@ -40,7 +41,7 @@ def begin(state_dir: Path, entry: Entry, sending: list, known: list[ClientResult
     data["pid"] = os.getpid()
     data["sending"] = [[r.client, r.key, float(r.billable_gb)] for r in sending]
     data["clients"] = [dict(c.__dict__) for c in known]
-    write_json(_folder(state_dir) / f"{entry.id}.json", data)
+    write_json(_folder(state_dir) / f"{entry.id}.json", scrub(data))  # as history is
 
 
 def finish(state_dir: Path, entry: Entry, key: str) -> None:
