@@ -16,7 +16,7 @@ from typing import Any
 
 from cwpublish.errors import ConfigError
 
-_PLAIN_KEY_RE = re.compile(r"^[\w.-]+$")
+_PLAIN_KEY_RE = re.compile(r"[\w.-]+")
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # never valid in XML text or a one-line message
 _MISSING = object()
 # a format spec for an int in a usage path: fill/align, sign, zero, width (bounded), d
@@ -47,7 +47,7 @@ class FieldReader:
 
                 hint = difflib.get_close_matches(str(key), sorted(allowed), n=1)
                 extra = f" (did you mean '{hint[0]}'?)" if hint else ""
-                shown = str(key) if _PLAIN_KEY_RE.match(str(key)) else repr(key)
+                shown = str(key) if _PLAIN_KEY_RE.fullmatch(str(key)) else repr(key)
                 self.fail(join(where, shown), f"unknown key{extra}")
         for key in required:
             if value.get(key) is None:

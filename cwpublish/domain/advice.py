@@ -16,7 +16,14 @@ configuration) passes `api`, otherwise the login advice names both variants brie
 
 from __future__ import annotations
 
-from cwpublish.domain.record import INVOICED, NO_USAGE, NOT_SENT, REJECTED, UNKNOWN_KEY
+from cwpublish.domain.record import (
+    INVOICED,
+    NEWER_HELD,
+    NO_USAGE,
+    NOT_SENT,
+    REJECTED,
+    UNKNOWN_KEY,
+)
 from cwpublish.errors import EXIT_FAILED, EXIT_LOGIN, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
 
 UNKNOWN = "unknown"  # a client sent by a run that was killed before its answer was recorded
@@ -191,6 +198,13 @@ def _per_kind(
             "date), so that invoice billed without it. Either bill it by hand on that invoice, "
             f"or publish it onto the next one with `cwpublish publish {where} --force` and "
             "check that the next month's publish does not overwrite it."
+        )
+    if NEWER_HELD in by_kind:
+        steps.append(
+            f"{_count(by_kind[NEWER_HELD])} ({_names(by_kind[NEWER_HELD])}) not sent: "
+            f"ConnectWise holds a newer month for them, which {entry['period']} would replace. "
+            "Safe: leave them (the newer month stays). Only to send this month over it: the "
+            "command in each row, with --force."
         )
     if NO_USAGE in by_kind:
         rows = by_kind[NO_USAGE]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+UNREADABLE = "could not read the invoice dates"
+
 
 @dataclass(frozen=True)
 class AgreementInvoices:
@@ -16,6 +18,17 @@ class AgreementInvoices:
     last: date | None
     next: date | None
     cycle: str | None = None
+    problem: str | None = None  # why the last invoice date cannot be known (then a warning)
+
+    def warning(self) -> str | None:
+        """The line saying this agreement's invoices cannot be judged, if they cannot."""
+        if self.problem is None:
+            return None
+        return (
+            f"{UNREADABLE} of agreement {self.agreement!r} (id {self.agreement_id}): "
+            f"{self.problem}; whether an invoice already went out without the usage of "
+            f"{', '.join(self.keys)} is not known"
+        )
 
     def to_dict(self) -> dict:
         """The JSON shape (history's `invoices`, --dry-run, check-config)."""
@@ -30,7 +43,8 @@ class AgreementInvoices:
 
     def text(self) -> str:
         """One line: the agreement's last and next invoice dates."""
-        last = self.last.isoformat() if self.last else "none yet"
+        last = self.last.isoformat() if self.last else (
+            f"unknown ({self.problem})" if self.problem else "none yet")
         upcoming = self.next.isoformat() if self.next else "not scheduled"
         cycle = f", billed {self.cycle.lower()}" if self.cycle else ""
         return (

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from cwpublish.domain.period import Period
+from cwpublish.text.redaction import scrub
 
 if TYPE_CHECKING:  # only an annotation: the nightly no-op does not load decimal
     from decimal import Decimal
@@ -24,6 +25,7 @@ REJECTED = "rejected"  # ConnectWise refused this client's record
 NOT_SENT = "not-sent"  # not attempted: a partner-wide failure stopped the publish
 NO_USAGE = "no-usage"  # the usage data has no row for this client
 INVOICED = "invoiced"  # its agreement was invoiced after the period's day (invoicing.py)
+NEWER_HELD = "newer-held"  # not sent: ConnectWise holds a newer month (scheduled runs)
 
 # A client row's text when a partner-wide failure stopped it: the failure itself is stated
 # once, as the entry's error, not repeated on every row (150 clients, one wrong password).
@@ -95,9 +97,13 @@ class Entry:
     summed_with: list[dict] = field(default_factory=list)
     # per agreement the clients bill on: its last and next invoice dates (invoicing.py)
     invoices: list[dict] = field(default_factory=list)
+    # whose state it is (state/keys.py): compaction keeps ten per key; None in older entries
+    state_key: str | None = None
 
     def to_dict(self) -> dict:
-        """The JSON shape (history, --json, email); built by hand: asdict() is slow at 5,000."""
+        """The JSON shape (history, --json, email); built by hand: asdict() is slow at 5,000.
+        Every secret is masked: rows and warnings quote ConnectWise's own texts (agreement
+        and company names a hostile server may fill with an echo of the keys)."""
         data = dict(self.__dict__)  # field order
         data["clients"] = [dict(c.__dict__) for c in self.clients]
         data["unmapped"] = [dict(u) for u in self.unmapped]
@@ -105,7 +111,7 @@ class Entry:
         data["notification"] = dict(self.notification) if self.notification else None
         data["summed_with"] = [dict(o) for o in self.summed_with]
         data["invoices"] = [dict(i) for i in self.invoices]
-        return data
+        return scrub(data)
 
     def count(self, status: str) -> int:
         return sum(1 for c in self.clients if c.status == status)

@@ -14,6 +14,9 @@ every client published -- ConnectWise down, some clients refused -- is tried aga
 until it is done or the partner's next period becomes due: the last try is the night before the
 next period's run date (`retry_end`). An attempt that ends undone without its last try having
 run (the machine was off) is handed back once as `Decision.given_up`, to be reported.
+Retry nights do not resend a client whose last automatic failure was `invoiced` (the invoice
+will not un-happen: a person decides), and count a client published for the period by any mode
+after the first try as done (usecases/scheduled_publish.py).
 """
 
 from __future__ import annotations
@@ -48,12 +51,14 @@ class DayState:
 @dataclass(frozen=True)
 class Attempt:
     """A period whose scheduled day was reached and whose publish was tried: first and last
-    night tried; `open` while it is to be tried again (closed once done or given up)."""
+    night tried; `open` while it is to be tried again (closed once done or given up);
+    `invoiced` the Managed IDs whose last automatic try failed as `invoiced` (not resent)."""
 
     period: Period
     first_try: date
     tried: date
     open: bool = True
+    invoiced: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -92,12 +92,13 @@ def hold_invoiced(target: Target, plan: Plan, records: list[UsageRecord]) -> Hel
         states = target.invoicing([r.key for r in records]) if records else []
     except CwpublishError as e:
         return Held(records, [], [], f"could not read the agreements' invoice dates ({e})")
+    warning = "; ".join(w for s in states if (w := s.warning())) or None
     if plan.mode != "automatic" or plan.allow_invoiced:
-        return Held(records, [], states)
+        return Held(records, [], states, warning)
     blocked = {
         key: m for m in missed(plan.partner, plan.period, states, today_for(plan.partner))
         for key in m.state.keys
     }
     held = [RecordResult(r, blocked[r.key].reason(plan.period), INVOICED)
             for r in records if r.key in blocked]
-    return Held([r for r in records if r.key not in blocked], held, states)
+    return Held([r for r in records if r.key not in blocked], held, states, warning)

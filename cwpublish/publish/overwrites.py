@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cwpublish.config.model import state_key
+from cwpublish.domain.record import NEWER_HELD, ClientResult
 from cwpublish.publish.plan import Plan, partner_period
 from cwpublish.state.ledger import Ledger
 from cwpublish.targets.registry import settings_module
@@ -45,9 +46,12 @@ class Overwrite:
         )
 
 
-def find_overwrites(state_dir: Path, plans: list[Plan]) -> list[Overwrite]:
+def find_overwrites(
+    state_dir: Path, plans: list[Plan], single_period: bool = True
+) -> list[Overwrite]:
     """The clients of `plans` whose last month in this run is older than what ConnectWise
-    holds for them now (ledger; for an agreement addition, at least the current period)."""
+    holds for them now (ledger; for an agreement addition, with `single_period`, at least the
+    current period)."""
     ledger = Ledger(state_dir)
     by_partner: dict[str, list[Plan]] = {}
     for plan in plans:
@@ -71,7 +75,7 @@ def find_overwrites(state_dir: Path, plans: list[Plan]) -> list[Overwrite]:
             .items()
         }
         rule = getattr(settings_module(partner.connectwise.api), "single_period", None)
-        reason = rule(partner.connectwise) if rule else None
+        reason = rule(partner.connectwise) if rule and single_period else None
         current = str(partner_period(partner))
         for key, sent in months.items():
             have, since = held.get(key, ("", ""))
@@ -98,6 +102,24 @@ def drop_overwrites(plans: list[Plan], overwrites: list[Overwrite]) -> list[Plan
         if plan.to_send or plan.failed:
             kept.append(plan)
     return kept
+
+
+def fail_overwrites(plans: list[Plan], overwrites: list[Overwrite]) -> None:
+    """The flagged clients' older months moved from sending to failed (kind newer-held): a
+    scheduled run cannot ask a person, and leaving the newer month protects its invoice."""
+    for plan in plans:
+        flagged = overwrite_keys(overwrites, plan)
+        month = str(plan.period)
+        for r in [r for r in plan.to_send if r.key in flagged]:
+            o = flagged[r.key]
+            plan.to_send.remove(r)
+            plan.failed.append(ClientResult(
+                r.client, r.key, float(r.billable_gb), "failed",
+                f"not sent: ConnectWise holds {o.held} for this client ({o.since}); sending "
+                f"{month} would replace it. Only if that is meant: cwpublish publish --partner "
+                f"{o.partner} --client {r.key} --month {month} --force",
+                NEWER_HELD,
+            ))
 
 
 def overwrite_keys(overwrites: list[Overwrite], plan: Plan) -> dict[str, Overwrite]:

@@ -55,7 +55,7 @@ def catch_up(config: Config) -> list[str]:
                 )
                 if not listed:
                     history.add(entry)
-                key = left.key or keys.get(entry.partner)  # the key it was sent under
+                key = left.key or entry.state_key or keys.get(entry.partner)  # sent under
                 if key and not ledger.has_entry(key, entry.period, entry.id):
                     ledger.record(entry, key)
             journal.end(state_dir, entry.id)

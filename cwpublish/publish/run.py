@@ -11,8 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from cwpublish import interrupt, log
+from cwpublish.config.model import state_key
 from cwpublish.domain.outcome import finish
 from cwpublish.domain.record import (
+    NO_USAGE,
     NOT_SENT,
     NOT_SENT_TEXT,
     UNKNOWN_KEY,
@@ -62,6 +64,7 @@ def execute(plan: Plan, progress: Progress | None = None, state_dir: Path | None
         period=str(plan.period),
         started_at=plan.started_at,
         site=p.connectwise.site,
+        state_key=state_key(p),
         usage_source=plan.usage_source,
         unmapped=plan.unmapped,
         clients=list(plan.skipped),
@@ -72,8 +75,12 @@ def execute(plan: Plan, progress: Progress | None = None, state_dir: Path | None
         return finish(entry, plan.error, plan.error_exit)
     if not plan.to_send:
         entry.clients += plan.failed
-        reason = "nothing to send: no selected client has usage" if plan.failed else None
-        return finish(entry, reason, EXIT_USAGE if plan.failed else EXIT_OK)
+        if not plan.failed:
+            return finish(entry, None, EXIT_OK)
+        if any(c.kind == NO_USAGE for c in plan.failed):
+            return finish(entry, "nothing to send: no selected client has usage", EXIT_USAGE)
+        return finish(entry, "nothing sent: every selected client failed before sending",
+                      EXIT_FAILED)
     try:
         results, error, code = _send(plan, entry, progress, state_dir)
     except Exception as e:  # a bug of ours while publishing: this partner fails, others go on

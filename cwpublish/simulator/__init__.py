@@ -63,11 +63,13 @@ http_status, default 200), html as a 502 page, "cloudflare": true as Cloudflare'
 429 `error code: 1015` (with retry_after if given). REST-only keys that let the request through
 first: "lose_answer": true (the write is applied, then the connection is closed without an
 answer), "store_then_status": 504 (applied, then answered 504; with "html": true as a gateway
-page), "keep_old": true (a PATCH answered 200 but not kept: the answer shows the old object),
-"ignore_page": true (lists answer the first page whatever page/pageId asks, always with a next
-Link: an endless pager), "bad_id": true (each object's id in the answer becomes a string
-"<id>x"; any other value replaces it as given, e.g. null), "nest": 100000 (the answer is a JSON
-array nested that deep). A rule without "operation" matches SOAP and REST alike.
+page), "store_later": 0.3 (answered 504, or http_status, at once; the write is applied that many
+seconds later, as an origin still working behind a gateway that gave up),
+"keep_old": true (a PATCH answered 200 but not kept: the answer shows the old object),
+"ignore_page": true (lists answer the first page whatever page/pageId asks, always with a
+next Link: an endless pager), "bad_id": true (each object's id in the answer becomes a
+string "<id>x"; any other value replaces it as given, e.g. null), "nest": 100000 (the answer
+is a JSON array nested that deep). A rule without "operation" matches SOAP and REST alike.
 GET / shows the "Configuration tab" of every company, then the REST side's records.
 """
 

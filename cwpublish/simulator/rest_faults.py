@@ -2,7 +2,8 @@
 
 Before the site: delay, drop, html, raw/body, cloudflare, http_status, soap_fault. After the
 site applied the request: lose_answer (drop the connection), store_then_status (an error
-status, the write kept), keep_old (a PATCH answered but not kept: see rest_http), bad_id, nest.
+status, the write kept), store_later (a 504 at once, the write applied that many seconds
+later), keep_old (a PATCH answered but not kept: see rest_http), bad_id, nest.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ TEXT_TYPE = "text/plain; charset=utf-8"
 CLOUDFLARE_1015 = "error code: 1015"
 BAD_GATEWAY = (b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway"
                b"</h1></body></html>")
-AFTER_KEYS = ("lose_answer", "store_then_status")  # these let the request through first
+AFTER_KEYS = ("lose_answer", "store_then_status", "store_later")  # let the request through
 
 
 @dataclass
@@ -95,6 +96,8 @@ def after(rule: dict, reply: Reply) -> Reply:
         return Reply(0, None)
     if rule.get("store_then_status"):
         return _error_reply(rule, int(rule["store_then_status"]))
+    if rule.get("store_later") is not None:
+        return _error_reply(rule, int(rule.get("http_status") or 504))
     if reply.status >= 400 or reply.body is None:
         return reply
     if "bad_id" in rule and rule["bad_id"] is not False:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import copy
 import hmac
 import json
 import math
 import re
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -170,6 +172,11 @@ def _answer(handler: Any, sim: Any, entry: dict, path: str, api_path: str,
     query = {k.lower(): v for k, v in params}
     forward = (headers.get("pagination-type") or "").strip().lower() == "forward-only"
     ctx = _Ctx(tenant, query, params, body, url, forward, rule)
+    if rule.get("store_later") is not None:  # a gateway gave up; the site stores it later
+        later = threading.Timer(float(rule["store_later"]), _apply_late, (sim, fn, ctx, groups))
+        later.daemon = True
+        later.start()
+        return rest_faults.after(rule, _json(200, {}))
     with sim.lock:  # answers are built (and serialised) under the lock: no torn reads
         try:
             reply = fn(ctx, *groups)
@@ -178,6 +185,12 @@ def _answer(handler: Any, sim: Any, entry: dict, path: str, api_path: str,
                 raise
             reply = _json(e.status, e.body())
     return rest_faults.after(rule, reply) if rule else reply
+
+
+def _apply_late(sim: Any, fn: Callable, ctx: Any, groups: tuple) -> None:
+    """Apply a request whose answer was already given (fault `store_later`)."""
+    with sim.lock, contextlib.suppress(RestError):  # refused later: nothing stored
+        fn(ctx, *groups)
 
 
 def _companyinfo(sim: Any, method: str, company_id: str, host: str) -> _Reply:

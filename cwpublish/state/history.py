@@ -1,8 +1,8 @@
 """The history of publish operations: the entry shape and how it is kept on disk.
 
 `history.log` (with one file per entry under `history/`) keeps the ten newest operations per
-partner, as the source document's Publish History. Per-client "was it published" memory that
-outlives ten entries is the ledger (ledger.py).
+partner state key (state_keys.py), as the source document's Publish History. Per-client "was it
+published" memory that outlives ten entries is the ledger (ledger.py).
 
 The log is append-only so that recording costs the same with 10 entries or 2,000: each add or
 update appends one fsync'd JSON line, a summary of the entry (no client or unmapped rows, only
@@ -44,6 +44,7 @@ from cwpublish.state.history_format import (
     parse_log,
     slim,
 )
+from cwpublish.state.keys import site_part
 
 HISTORY_PER_PARTNER = 10
 COMPACT_FLOOR = 64 * 1024  # bytes: below this a log is never compacted (it costs nothing)
@@ -102,6 +103,8 @@ class History:
     def add(self, entry: Entry) -> None:
         """Record a new entry: its file, then one line in the log (the entry is newest)."""
         data = entry.to_dict()
+        if self._kept is None:  # before the entry's file: a log rebuilt from the files
+            self._kept = self._open_log()  # must not list it already
         write_json(self._entry_path(entry.id), data)
         self._append("add", summarize(data))
 
@@ -179,7 +182,10 @@ class History:
         return summaries
 
     def _old_index(self) -> list[dict]:
-        """The summaries of a format-2 history.json (none if there is none)."""
+        """The summaries of a format-2 history.json; with neither it nor a log, those of the
+        entry files (a log deleted by hand), so that compaction never deletes them as unlisted."""
+        if not os.path.lexists(self.path):
+            return self._from_files()
         data = read_json(
             self.path,
             {"entries": []},
@@ -225,15 +231,31 @@ def _json_or_none(line: bytes):
 
 
 def _cap(summaries: list[dict]) -> list[dict]:
-    """The newest HISTORY_PER_PARTNER of each partner, from newest-first summaries."""
+    """The newest HISTORY_PER_PARTNER of each partner state key, from newest-first summaries:
+    two configurations sharing a state_dir with the same partner name (rehearsal and
+    production) never push each other's entries out."""
     kept: list[dict] = []
-    per_partner: dict[str, int] = {}
+    per_key: dict[str, int] = {}
+    seen: dict[str, str] = {}  # "<name>@<site>" -> the newest state key with it
     for e in summaries:
-        n = per_partner.get(e["partner"], 0)
+        key = _cap_key(e, seen)
+        n = per_key.get(key, 0)
         if n < HISTORY_PER_PARTNER:
             kept.append(e)
-        per_partner[e["partner"]] = n + 1
+        per_key[key] = n + 1
     return kept
+
+
+def _cap_key(summary: dict, seen: dict[str, str]) -> str:
+    """The state key an entry counts under. An entry written before entries carried it counts
+    under the newest key of the same partner name and site (else its name and site)."""
+    site = site_part(str(summary.get("site", "")))
+    name_site = f"{summary['partner']}@{site}"
+    key = summary.get("state_key")
+    if isinstance(key, str):
+        seen.setdefault(name_site, key)
+        return key
+    return seen.get(name_site, name_site)
 
 
 _ROWS = ("clients", "unmapped", "summed_with", "invoices")  # only in the entry's file

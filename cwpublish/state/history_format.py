@@ -84,7 +84,7 @@ def slim(summary: dict) -> dict:
 
 
 _TEXT = ("id", "partner", "mode", "initiated_by", "period", "started_at", "site", "status")
-_TEXT_OR_NULL = ("finished_at", "error", "usage_source")
+_TEXT_OR_NULL = ("finished_at", "error", "usage_source", "state_key")
 
 
 def index_problem(data: Any) -> str | None:

@@ -23,6 +23,7 @@ from cwpublish.domain.record import ClientResult, Entry
 from cwpublish.errors import EXIT_FAILED, StateError
 from cwpublish.state.files import read_json, write_json
 from cwpublish.state.history import entry_from_dict
+from cwpublish.text.redaction import scrub
 
 KILLED = (
     "the publish was killed before it finished (found by the next run); clients marked "
@@ -41,7 +42,7 @@ def begin(state_dir: Path, entry: Entry, sending: list, known: list[ClientResult
     data["pid"] = os.getpid()
     data["sending"] = [[r.client, r.key, float(r.billable_gb)] for r in sending]
     data["clients"] = [dict(c.__dict__) for c in known]
-    write_json(_folder(state_dir) / f"{entry.id}.json", data)
+    write_json(_folder(state_dir) / f"{entry.id}.json", scrub(data))  # as history is
 
 
 def finish(state_dir: Path, entry: Entry, key: str) -> None:
@@ -111,6 +112,8 @@ def _closed(data: dict) -> Entry:
     fields = {k: data[k] for k in ("partner", "mode", "initiated_by", "period", "started_at")}
     entry = Entry(**fields, site=str(data.get("site", "")), id=str(data["id"]), clients=clients)
     entry.usage_source = data.get("usage_source")
+    key = data.get("state_key")
+    entry.state_key = key if isinstance(key, str) else None
     entry.unmapped = list(data.get("unmapped") or [])
     entry.status = "interrupted"
     entry.exit_code = EXIT_FAILED

@@ -15,7 +15,8 @@ name and company: letters, digits . _ -); a part holding anything else has it re
 and gets `=<8 hex of its SHA-256>` appended, so distinct sites never share a key. A partner
 name never holds `@`, so a key is never mistaken for a legacy (name-only) key.
 
-The history (history.log) stays listed per partner name; its entries carry their `site`.
+The history (history.log) stays listed per partner name; its entries carry their `site` and
+`state_key`, and it keeps ten per state key (history.py).
 
 Migration from name-keyed state (ledger/<name>/, schedule.json["<name>"]), chosen so that an
 upgrade neither re-publishes nor forgets, and never hands one site's state to another: the first

@@ -2,12 +2,13 @@
 
 Per partner: the configured day and since when (the FAQ's day-change rule needs it), the
 scheduled day whose night-before check already ran (`preflight`), and the period last attempted
-(`attempted`: {period, first_try, tried, open}; schedule.py retries it while `open`; files
-written before it existed are read without it). Entries are keyed by the partner's state key
-(name, site and company: state/keys.py), so two configurations sharing a state_dir never reset
-each other's day; an entry keyed by the bare partner name (written before state keys) is adopted
-by its key once, under the rule in state/keys.py. The file is shape-checked where it is read: a
-damaged one is moved aside and started anew (the day is then seen as set today).
+(`attempted`: {period, first_try, tried, open[, invoiced]}; schedule.py retries it while
+`open`; files written before it existed are read without it). Entries are keyed by the
+partner's state key (name, site and company: state/keys.py), so two configurations sharing a
+state_dir never reset each other's day; an entry keyed by the bare partner name (written
+before state keys) is adopted by its key once, under the rule in state/keys.py. The file is
+shape-checked where it is read: a damaged one is moved aside and started anew (the day is then
+seen as set today).
 
 Several configurations may share the state_dir, and a run cannot tell a partner removed from
 its configuration from one of another configuration, so a run never deletes an entry because
@@ -66,6 +67,9 @@ def _attempt_problem(item: Any) -> str | None:
             return f".{name}: expected a date YYYY-MM-DD, got {item.get(name)!r}"
     if not isinstance(item.get("open", True), bool):
         return f".open: expected true or false, got {item.get('open')!r}"
+    held = item.get("invoiced", [])
+    if not isinstance(held, list) or not all(isinstance(k, str) for k in held):
+        return f".invoiced: expected a list of Managed IDs, got {held!r}"
     return None
 
 
@@ -126,7 +130,8 @@ class ScheduleState:
             return None
         first = date.fromisoformat(item["first_try"])
         tried = date.fromisoformat(item["tried"]) if "tried" in item else first
-        return Attempt(Period.parse(item["period"]), first, tried, item.get("open", True))
+        held = tuple(item.get("invoiced", ()))
+        return Attempt(Period.parse(item["period"]), first, tried, item.get("open", True), held)
 
     def set_attempt(self, key: str, attempt: Attempt | None) -> None:
         if attempt is None or self.attempt(key) == attempt:
@@ -136,6 +141,7 @@ class ScheduleState:
             "first_try": attempt.first_try.isoformat(),
             "tried": attempt.tried.isoformat(),
             "open": attempt.open,
+            **({"invoiced": list(attempt.invoiced)} if attempt.invoiced else {}),
         }
 
     def prune(self, today: date, keep: set[str]) -> None:

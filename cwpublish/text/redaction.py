@@ -2,9 +2,10 @@
 
 Every secret cwpublish reads (credentials.py) is registered here, and every exit point masks
 all of them, in every form a server or library may echo one: as is, trimmed, XML/HTML-escaped,
-JSON-escaped, URL-encoded, base64 (alone, as in AUTH LOGIN, or inside any longer base64 such
-as AUTH PLAIN's "\\0user\\0password" or a Basic authorization header), and broken across lines
-or spaces. Text is masked before it is cut, so no part of a secret survives a cut.
+JSON-escaped, URL-encoded, quoted-printable, base64 (alone, as in AUTH LOGIN, or inside any
+longer base64 such as AUTH PLAIN's "\\0user\\0password" or a Basic authorization header), and
+broken across lines, spaces or quoted-printable soft line breaks. Text is masked before it is
+cut, so no part of a secret survives a cut.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from cwpublish.text.sanitize import one_line
 
 MASK = "********"
+_SOFT_BREAK = re.compile(r"=\r?\n")  # quoted-printable's soft line break: `=` ending a line
 _known: set[str] = set()
 
 
@@ -34,6 +36,7 @@ def forms(secret: str) -> set[str]:
     """The ways `secret` can appear in an echo of a request."""
     import html
     import json
+    import quopri
     from urllib.parse import quote, quote_plus
 
     found = {
@@ -48,6 +51,7 @@ def forms(secret: str) -> set[str]:
         quote_plus(secret),
         quote_plus(secret, safe="/"),
         quote_plus(secret, safe="!*()"),  # .NET HttpUtility.UrlEncode leaves these
+        _SOFT_BREAK.sub("", quopri.encodestring(secret.encode("utf-8")).decode("ascii")),
         *base64_forms(secret.encode("utf-8")),
     }
     return {f for f in found if len("".join(f.split())) >= 4}  # shorter ones match anything
@@ -128,7 +132,7 @@ def _may_hold(text: str, secrets: frozenset[str]) -> bool:
     low = text.lower()
     if any(n in low for n in needles):
         return True
-    squeezed = "".join(low.split())  # a secret broken across lines or spaces
+    squeezed = "".join(_SOFT_BREAK.sub("", low).split())  # broken across lines or spaces
     return len(squeezed) != len(low) and any(n in squeezed for n in needles)
 
 
@@ -143,7 +147,8 @@ def _patterns(secrets: frozenset[str]) -> tuple[re.Pattern[str] | None, list[re.
     """(one regex finding any form of any secret, one regex per form), built once per secret
     set: redact() runs on every table cell of a 10,000-client publish. Case-insensitive
     (percent-encodings come in both cases: %2F, %2f); whitespace may sit between any two
-    characters (a server folding its text), and a space in a secret may be any whitespace."""
+    characters (a server folding its text, or a quoted-printable soft line break), and a space
+    in a secret may be any whitespace."""
     found = sorted({f for s in secrets for f in forms(s)}, key=len, reverse=True)
     if not found:
         return None, []
@@ -153,8 +158,8 @@ def _patterns(secrets: frozenset[str]) -> tuple[re.Pattern[str] | None, list[re.
 
 
 def _spaced(form: str) -> str:
-    r"""A regex for `form` with optional whitespace between its characters (`\s*`)."""
-    return r"\s*".join(re.escape(c) for c in form if not c.isspace())
+    r"""A regex for `form` with optional whitespace or soft line breaks between its characters."""
+    return r"(?:\s|=\r?\n)*".join(re.escape(c) for c in form if not c.isspace())
 
 
 def scrub(value: Any) -> Any:

@@ -98,7 +98,8 @@ def invoice_checks(partner) -> list:
             states = target.invoicing(keys)
     except CwpublishError as e:
         return [Check("warn", partner.name, f"could not read the agreements' invoice dates ({e})")]
-    checks = [Check("ok", partner.name, f"invoices: {s.text()}") for s in states]
+    checks = [Check("warn" if s.problem else "ok", partner.name, f"invoices: {s.text()}")
+              for s in states]
     for m in missed(partner, period, states, today_for(partner)):
         checks.append(Check(
             "warn", partner.name,

@@ -11,6 +11,13 @@ night that fails in any way -- ConnectWise down, some clients refused, a killed 
 again on the following nights (schedule.py). Each entry that did not publish everything carries
 `scheduled_retry` {first_try, next_try, last_try}: when the schedule tries again (next_try null:
 this was the last try), which the output and the managers' email state (advice.py).
+
+Retry nights (after the first try) differ in two ways, decided here: a client published for the
+period by any mode since the first try (a person ran --retry, --client or --force) is done; and a
+client whose last automatic try failed as `invoiced` (Attempt.invoiced) is not sent again -- the
+invoice will not un-happen -- but named in the night's entry, if there is one. A night that would
+only repeat that failure sends nothing and emails nobody, except the last try, whose entry and
+email say the period is NOT published and what to run.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from cwpublish import log
 from cwpublish.config.model import Config, Partner, state_key
 from cwpublish.domain.outcome import RunResult
 from cwpublish.domain.period import Period, zone
+from cwpublish.domain.record import INVOICED
 from cwpublish.domain.schedule import (
     Attempt,
     DayState,
@@ -86,14 +94,14 @@ def run_scheduled(
         state.prune(now.date(), set(keys))
     ledger: Ledger | None = None
 
-    def done(partner: Partner) -> Callable[[Period], bool]:
+    def done(partner: Partner, today: date, attempt: Attempt | None) -> Callable[[Period], bool]:
         def is_done(period: Period) -> bool:
             nonlocal ledger
             if ledger is None:
                 from cwpublish.state.ledger import Ledger
 
                 ledger = Ledger(config.state_dir)
-            return not pending_clients(ledger, partner, period)
+            return not pending_clients(ledger, partner, period, retry_since(attempt, period, today))
 
         return is_done
 
@@ -103,8 +111,9 @@ def run_scheduled(
         today = now.astimezone(zone(partner.timezone)).date()
         day_state = observe(state.get(key), partner.schedule, today)
         state.set(key, day_state)
+        attempt = state.attempt(key)
         decision = decide(
-            today, partner.schedule, day_state, done(partner), state.attempt(key), force
+            today, partner.schedule, day_state, done(partner, today, attempt), attempt, force
         )
         state.set_attempt(key, decision.attempt)
         if decision.given_up:
@@ -115,7 +124,9 @@ def run_scheduled(
         check = None  # tomorrow's decision, when its night-before check is to run tonight
         next_day = today + timedelta(days=1)
         if due is None and next_day.day == partner.schedule.day:
-            tomorrow = decide(next_day, partner.schedule, day_state, done(partner), None, force)
+            tomorrow = decide(
+                next_day, partner.schedule, day_state, done(partner, next_day, None), None, force
+            )
             if (
                 tomorrow.due
                 and tomorrow.run_date == next_day
@@ -186,6 +197,7 @@ def _publish_due(
     """Plan the clients still pending of each due partner, then send them (run_plans); a
     period done tonight is closed in `state`, so it is not tried again."""
     from cwpublish.domain.record import ClientResult
+    from cwpublish.publish.overwrites import fail_overwrites, find_overwrites
     from cwpublish.publish.plan import plan_partner
     from cwpublish.publish.recording import catch_up
     from cwpublish.publish.run_plans import run_plans
@@ -201,7 +213,8 @@ def _publish_due(
             partner = due.partner
             assert partner.schedule is not None
             selected = [c for c in partner.clients if c.publish]
-            pending = pending_clients(ledger, partner, due.period)
+            since = retry_since(due.attempt, due.period, due.today)
+            pending = pending_clients(ledger, partner, due.period, since)
             if pending:
                 retried[partner.name] = due
             if force:
@@ -209,20 +222,34 @@ def _publish_due(
             if not pending:  # another run finished it while we were deciding
                 ping(partner.schedule.ping_url)
                 continue
+            held = set() if force or since is None else set(due.attempt.invoiced)
+            held &= {c.managed_id for c in pending}
+            last = retry_note(due)["next_try"] is None
+            if held and len(held) == len(pending) and not last:
+                _report_held(due, sorted(held))  # the same invoiced failure: no send, no email
+                ping(partner.schedule.ping_url)
+                del retried[partner.name]
+                continue
             plan = plan_partner(partner, due.period, list(pending), "automatic", initiated_by)
             plan.allow_invoiced = force  # --force: even after an invoice missed it
+            _hold_invoiced(plan, held, due)
             plan.skipped = [
                 ClientResult(
                     c.name,
                     c.managed_id,
                     None,
                     "skipped",
-                    "already published automatically for this period",
+                    "already published automatically for this period"
+                    if since is None
+                    else "already published for this period (automatically, or by hand since "
+                    f"the first try on {due.attempt.first_try})",
                 )
                 for c in selected
                 if c not in pending
             ]
             plans.append(plan)
+        if not force:  # never replace a newer month a person published (overwrites.py)
+            fail_overwrites(plans, find_overwrites(config.state_dir, plans, single_period=False))
 
         def after(plan: Plan, entry: Entry) -> None:
             """Runs before the entry is recorded (run_plans): history, ledger and email
@@ -243,8 +270,41 @@ def _publish_due(
         due = retried.get(entry.partner)
         if due and entry.status == "success":
             state.set_attempt(due.key, replace(due.attempt, open=False))
+        elif due:  # remembered, so the following nights do not resend them
+            invoiced = sorted(
+                c.managed_id for c in entry.clients if c.status == "failed" and c.kind == INVOICED
+            )
+            state.set_attempt(due.key, replace(due.attempt, invoiced=tuple(invoiced)))
     state.save()
     return result
+
+
+def _hold_invoiced(plan: Plan, held: set[str], due: Due) -> None:
+    """Move the clients whose last automatic try failed as `invoiced` from sending to failed
+    (kind invoiced): a retry night does not send them again, its entry names them."""
+    from cwpublish.domain.record import ClientResult
+
+    for r in [r for r in plan.to_send if r.key in held]:
+        plan.to_send.remove(r)
+        plan.failed.append(ClientResult(
+            r.client, r.key, float(r.billable_gb), "failed",
+            f"not sent again: its automatic publish of {due.attempt.first_try} failed because "
+            f"the agreement invoice went out without {due.period}'s usage; that needs a person "
+            f"(bill it by hand, or: cwpublish publish --partner {due.partner.name} --client "
+            f"{r.key} --month {due.period} --force)",
+            INVOICED,
+        ))
+
+
+def _report_held(due: Due, keys: list[str]) -> None:
+    """A retry night with only clients held as `invoiced` left: said with -v, nothing sent."""
+    log.info(
+        "%s: %s is not sent again for %s: its automatic publish of %s missed the agreement "
+        "invoice (kind invoiced), which needs a person; the schedule's last try on %s says so "
+        "again. Bill it by hand, or: cwpublish publish --partner %s --month %s --force",
+        due.partner.name, due.period, ", ".join(keys), due.attempt.first_try,
+        retry_note(due)["last_try"], due.partner.name, due.period,
+    )
 
 
 def retry_note(due: Due) -> dict[str, str | None]:
@@ -261,11 +321,28 @@ def retry_note(due: Due) -> dict[str, str | None]:
     }
 
 
-def pending_clients(ledger: Ledger, partner: Partner, period: Period) -> list:
-    """Selected clients not yet published automatically for `period`."""
+def retry_since(attempt: Attempt | None, period: Period, today: date) -> date | None:
+    """The first try of `period`'s attempt when tonight retries it (after its first night),
+    else None: on a retry night a publish by any mode since then counts as done."""
+    if attempt is None or attempt.period != period or today <= attempt.first_try:
+        return None
+    return attempt.first_try
+
+
+def pending_clients(
+    ledger: Ledger, partner: Partner, period: Period, since: date | None = None
+) -> list:
+    """Selected clients not yet published automatically for `period`; with `since` (a retry
+    night), nor published by any mode on or after that day."""
     key = state_key(partner)
-    return [
-        c
-        for c in partner.clients
-        if c.publish and "automatic" not in ledger.published(key, str(period), c.managed_id)
-    ]
+    pending = []
+    for c in partner.clients:
+        if not c.publish:
+            continue
+        records = ledger.published(key, str(period), c.managed_id)
+        if "automatic" in records:
+            continue
+        if since and any((r.get("at") or "")[:10] >= since.isoformat() for r in records.values()):
+            continue
+        pending.append(c)
+    return pending

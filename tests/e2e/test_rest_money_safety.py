@@ -217,16 +217,17 @@ def test_a_line_cancelled_in_the_future_is_updated_not_doubled(
                        {"product": "RCLOUD-GB", "quantity": 7, "effective_date": f"{nxt}"}]},
     ])
     result, doc = publish(run, configure(make_config, sim.url, "agreement_addition"))
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 3, result.stderr
     lines = held(sim, "additions")
     assert [a["quantity"] for a in lines["LAWSMITH"]] == [1250.46]  # still billing: updated
     assert [a["quantity"] for a in lines["CONTOSO-01"]] == [310.5]
-    # NORTHWIND: the old line ended, the next month's is not this one's: a new line
-    assert sorted(a["quantity"] for a in lines["NORTHWIND"]) == [5, 7, 87.0]
-    [post] = requests(sim, "POST")
-    assert post["body"]["effectiveDate"].startswith(f"{PERIOD}-01")
+    # NORTHWIND: the old line ended and next month's line is not this one's, but a new
+    # open-ended line for this month would bill beside it from next month on: refused
+    assert sorted(a["quantity"] for a in lines["NORTHWIND"]) == [5, 7]
+    assert f"starts {nxt}, after {PERIOD}" in rows(doc)["NORTHWIND"]["error"]
+    assert requests(sim, "POST") == []
     assert len(requests(sim, "PATCH")) == 2
-    assert read_history(tmp_path)[0]["status"] == "success"
+    assert read_history(tmp_path)[0]["status"] == "partial"
 
 
 def test_two_lines_billing_the_period_fail_that_client_naming_them(

@@ -198,6 +198,8 @@ ECHOES = {
     "in base64 (Basic)": f"Login failed for Authorization: Basic {BASIC[:30]}\n{BASIC[30:]}",
     "across the cut": "Login failed: " + "y" * 280 + SECRET,  # cut at 300: mid-secret
     "a space inside": "password " + SECRET.replace("!", " !"),
+    "quoted-printable soft break": f"Login failed: password={SECRET[:9]}=\r\n{SECRET[9:]}",
+    "quoted-printable, bare LF": f"Login failed: password={SECRET[:5]}=\n{SECRET[5:]}",
 }
 
 

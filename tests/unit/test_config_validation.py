@@ -285,3 +285,10 @@ def test_a_site_with_credentials_in_it_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="must not hold a user name or password") as e:
         load_config(path)
     assert "pw@" not in str(e.value)
+
+
+def test_an_unknown_key_ending_in_a_line_break_is_named_on_one_line(tmp_path):
+    # found by the YAML fuzz: `^...$` also matched "0\n", so the key was printed raw
+    found = problems(tmp_path, {"0\n": None})
+    assert "'0\\n': unknown key" in found
+    assert all("\n" not in p for p in found)

@@ -1,7 +1,8 @@
 """Creating a REST record without ever creating it twice.
 
 A POST whose outcome is unknown (time-out, connection lost, 5xx, an answer of the wrong shape)
-may have been stored. It is never sent again blind: the records it could have made are read
+may have been stored, or be stored a moment later (a gateway's 504 while the site still works).
+It is never sent again blind: after the back-off wait, the records it could have made are read
 again with the planning look-ups, and exactly one holding the value is adopted (published);
 none means it was not stored, so it is sent again within the time budget; anything else fails
 that client naming what was found. A PATCH sets a value, so it is simply retried.
@@ -48,6 +49,11 @@ def create(
             return Created(not_kept(answer, expected))
         if find is None:  # nothing can tell whether it was stored: never guess
             raise lost
+        # wait first, then read: the site may still be storing it (a gateway's 504), and a
+        # second create must follow a read made after the wait, never one made before it
+        delay = backoff(cw, attempt)
+        again = attempt <= cw.retries and within_budget(cw, started, delay)
+        again = again and pause(lost, delay, attempt, cw)
         try:
             found = find(client)
         except ConnectWiseError as e:
@@ -63,10 +69,7 @@ def create(
             return Created()
         if found:
             return Created(_found_instead(lost, found, expected))
-        delay = backoff(cw, attempt)
-        if attempt > cw.retries or not within_budget(cw, started, delay):
-            raise _not_stored(lost, attempt)
-        if not pause(lost, delay, attempt, cw):
+        if not again:
             raise _not_stored(lost, attempt)
         attempt += 1
 

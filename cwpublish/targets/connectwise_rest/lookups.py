@@ -1,7 +1,9 @@
 """Look-ups the REST target makes, in pages and `conditions`, never one request per client for
 data a page can carry: companies by identifier, configurations by deviceIdentifier, agreements
 by company; additions per agreement (a sub-resource: one request per agreement); the company
-statuses once. The same look-ups re-read what a create of unknown outcome left (writes.py)."""
+statuses once. The same look-ups re-read what a create of unknown outcome left (writes.py).
+What the `conditions` ask is checked again on every object answered (`same`): a server or
+proxy that ignores them must never get another product's line or type's record written."""
 
 from __future__ import annotations
 
@@ -41,6 +43,15 @@ def chunks(
     if current:
         out.append(current)
     return out
+
+
+def same(obj: dict, field: str, value: str, part: str = "name") -> bool:
+    """Whether the object's `field` (text, or a reference's `part`) is `value`, ignoring case
+    as ConnectWise's conditions do."""
+    have = obj.get(field)
+    if isinstance(have, dict):
+        have = have.get(part)
+    return isinstance(have, str) and have.casefold() == value.casefold()
 
 
 def _grouped(
@@ -110,7 +121,7 @@ def _one_active(client: RestClient, path: str, field: str, value: str) -> dict |
     found = [
         o
         for o in client.pages(path, f"{field}={quoted(value)}", f"id,{field},inactiveFlag")
-        if not o.get("inactiveFlag")
+        if not o.get("inactiveFlag") and same(o, field, value)
     ]
     return found[0] if len(found) == 1 else None
 
@@ -129,14 +140,15 @@ def configurations(
     client: RestClient, type_id: int, device_ids: Iterable[str]
 ) -> dict[str, list[dict]]:
     """deviceIdentifier (casefolded) -> configurations of that type holding it."""
-    return _grouped(
+    found = _grouped(
         client,
         "/company/configurations",
         lambda listed: f"type/id={int(type_id)} and deviceIdentifier in ({listed})",
         (quoted(d) for d in device_ids),
-        "id,name,company,deviceIdentifier,backupBillableSpaceGb,backupYear,backupMonth",
+        "id,name,type,company,deviceIdentifier,backupBillableSpaceGb,backupYear,backupMonth",
         lambda c: str(c.get("deviceIdentifier", "")).casefold(),
     )
+    return {k: [c for c in v if ref_id(c, "type") == type_id] for k, v in found.items()}
 
 
 def agreements(
@@ -152,15 +164,20 @@ def agreements(
         "id,name,company,type,agreementStatus,cancelledFlag",
         lambda a: ref_id(a, "company") or 0,
     )
-    return {k: [a for a in v if not a.get("cancelledFlag")] for k, v in found.items() if k}
+    return {
+        k: [a for a in v if not a.get("cancelledFlag") and same(a, "type", agreement_type)
+            and same(a, "agreementStatus", "Active")]
+        for k, v in found.items() if k
+    }
 
 
 def additions(client: RestClient, agreement_id: int, product_identifier: str) -> list[dict]:
     """Every addition of that product on the agreement, whatever its status or dates: which
     one bills a period is decided by its dates (rules.in_effect)."""
-    return client.pages(
+    found = client.pages(
         f"/finance/agreements/{int(agreement_id)}/additions",
         f"product/identifier={quoted(product_identifier)}",
         "id,product,quantity,agreementStatus,effectiveDate,cancelledDate",
     )
+    return [a for a in found if same(a, "product", product_identifier, "identifier")]
 

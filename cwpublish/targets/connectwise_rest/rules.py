@@ -71,6 +71,16 @@ def in_effect(addition: dict, period: Period) -> bool:
     return starts_in_time and still_on
 
 
+def starts_later(addition: dict, period: Period) -> bool:
+    """Whether the addition is not in effect for the period but bills after it (effective
+    after its last day, not cancelled before its first): a line created for the period,
+    open-ended, would bill beside it from its start."""
+    first, _ = period_days(period)
+    cancelled = _day(addition.get("cancelledDate"))
+    ended = isinstance(cancelled, date) and cancelled < first
+    return not in_effect(addition, period) and not ended
+
+
 def not_kept(held: dict, expected: dict[str, object]) -> str | None:
     """What `held` (ConnectWise's record) does not hold of `expected`, as "ConnectWise kept
     backupMonth 4 (sent 5)"; None when it holds all. Quantities compare to the cent, strings

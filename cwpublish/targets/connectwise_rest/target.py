@@ -56,7 +56,6 @@ class RestTarget(Target):
         self.problems: dict[str, str] = {}  # key -> why its company cannot be used
         self.setup: dict | None = None  # the configuration type or the catalog item
         self.context: list = []  # summing.OtherClient: the partner's clients not in this run
-        self.summed: list = []  # those of them added to a total this run writes
 
     @classmethod
     def describe(cls, partner: Partner) -> str:
@@ -173,7 +172,7 @@ class RestTarget(Target):
         found = invoicing.recaps(self.client, on)
         return [
             AgreementInvoices(names[aid], aid, tuple(on[aid]), found[aid]["last"],
-                              found[aid]["next"], found[aid]["cycle"])
+                              found[aid]["next"], found[aid]["cycle"], found[aid]["problem"])
             for aid in on
         ]
 
@@ -193,7 +192,9 @@ class RestTarget(Target):
             rows = [RecordResult(r, NOT_SENT_TEXT, NOT_SENT) for r in records]
             return Sent(rows, str(e))
         sent = run_writes(self.client, writes, self.cw.parallel_requests, progress)
-        return Sent(self._in_order(records, sent.results, unknown), sent.stopped_by, self.summed)
+        ok = {r.record.key for r in sent.results if r.error is None}
+        summed = [o for w in writes if all(r.key in ok for r in w.records) for o in w.summed]
+        return Sent(self._in_order(records, sent.results, unknown), sent.stopped_by, summed)
 
     def _in_order(self, records, results, unknown) -> list[RecordResult]:
         by_key = {r.record.key: r for r in results}
@@ -247,7 +248,6 @@ class RestTarget(Target):
             agreement, _ = self._agreement_of(o.key, agreements)
             if agreement is not None and agreement["id"] in on:
                 extra[agreement["id"]].append(o)
-        self.summed = [o for aid in on for o in extra[aid]]
         product = self.rest.product or ""
         with ThreadPoolExecutor(max_workers=self.cw.parallel_requests) as pool:
             found = dict(zip(on, pool.map(
@@ -258,6 +258,7 @@ class RestTarget(Target):
             parts = [UsageRecord(o.name, o.key, o.billable_gb, period) for o in extra[aid]]
             write = addition_write(on[aid] + parts, chosen[aid], product, found[aid])
             write.records = on[aid]  # the others are only summed: their rows are not this run's
+            write.summed = extra[aid]
             writes.append(write)
         return writes
 

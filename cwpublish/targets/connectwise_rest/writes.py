@@ -31,6 +31,7 @@ from cwpublish.targets.connectwise_rest.rules import (
     configuration_name,
     in_effect,
     not_kept,
+    starts_later,
 )
 from cwpublish.targets.connectwise_rest.settings import device_id_problem
 
@@ -48,6 +49,7 @@ class Write:
     results: list[RecordResult] = field(default_factory=list)
     expected: dict[str, object] = field(default_factory=dict)  # what the record must hold
     find: Finder | None = None  # POST: re-reads the records it could have made
+    summed: list = field(default_factory=list)  # summing.OtherClient counted in its total
 
 
 def run_writes(
@@ -166,12 +168,14 @@ def addition_write(
 ) -> Write:
     """Set (never add to) the quantity of the agreement's addition of `product` that is in
     effect for the period (rules.in_effect: dates decide, not the status word) to its
-    clients' total GB; none in effect: create one from the period's first day."""
+    clients' total GB; none in effect: create one from the period's first day, unless a
+    line starting after the period exists (the new one would bill beside it: refused)."""
     w = Write(records)
     period = records[0].period
     total = sum((r.billable_gb for r in records), Decimal(0)).quantize(CENT)
     w.expected = {"quantity": total}
     billing = [a for a in found if in_effect(a, period)]
+    later = [a for a in found if starts_later(a, period)]
     agreement_path = f"/finance/agreements/{int(agreement['id'])}/additions"
     if len(billing) > 1:
         ids = ", ".join(str(a.get("id")) for a in billing)
@@ -179,6 +183,16 @@ def addition_write(
             f"agreement {agreement.get('name')!r} has several active {product!r} additions "
             f"(in effect for {period}: ids {ids}); cancel all but one (guessing would bill the "
             "wrong line)"
+        )
+    elif not billing and later:
+        starts = ", ".join(
+            f"id {a.get('id')} starts {str(a.get('effectiveDate'))[:10]}" for a in later
+        )
+        w.error = (
+            f"agreement {agreement.get('name')!r} has no {product!r} addition in effect for "
+            f"{period}, but one that bills after it ({starts}, after {period}): a new line "
+            f"for {period} would bill beside it from then on, a doubled line; update that "
+            "line or its effective date by hand, then publish again"
         )
     elif not billing:
         w.method, w.path = "POST", agreement_path
