@@ -290,8 +290,8 @@ def _print_result(result, as_json: bool, apis: dict[str, str] | None = None) -> 
         from cwpublish.render import output
 
         colour = output.colour_enabled(sys.stdout.isatty())
-        for entry in entries:
-            click.echo(output.entry_text(entry, colour, (apis or {}).get(entry["partner"])))
+        for typed, entry in zip(result.entries, entries, strict=True):
+            click.echo(output.entry_text(entry, colour, (apis or {}).get(typed.partner)))
     if result.not_attempted:
         left = ", ".join(f"{p} {m}" for p, m in result.not_attempted)
         click.echo(f"cwpublish: stopped after a failed month; not attempted: {left}", err=True)

@@ -9,14 +9,14 @@ agreement, so a partner who believes it bills would silently bill nothing.
 from __future__ import annotations
 
 from cwpublish.config.model import Partner
+from cwpublish.targets.registry import target_settings
 
 
 def billing_statement(partner: Partner) -> tuple[str, str]:
     """(check status, sentence) saying whether this partner's publishes reach an invoice."""
     cw = partner.connectwise
-    settings = getattr(cw, "settings", None)
-    mode = getattr(settings, "publish_to", None)
-    if cw.api == "rest" and mode == "agreement_addition":
+    if target_settings(cw.api).record_kind(cw) == "agreement_addition":
+        settings = cw.settings
         return "ok", (
             f"bills: publish_to agreement_addition sets the quantity of {settings.product!r} "
             f"on each client's {settings.agreement_type!r} agreement, which the agreement "

@@ -17,10 +17,11 @@ from typing import Any
 
 from cwpublish.config.cache import ClientsLine
 from cwpublish.config.fields import CONTROL_RE, FieldReader, join
-from cwpublish.config.model import Client, Deferred, GcPaused, default
+from cwpublish.config.model import Client, Deferred, GcPaused, default, keys_of
 from cwpublish.errors import ConfigError
+from cwpublish.targets.registry import TARGETS
 
-CLIENT_KEYS = {"name", "managed_id", "publish", "company", "agreement"}
+CLIENT_KEYS = keys_of(Client)  # a key = a field of Client
 
 
 class ClientReader(FieldReader):
@@ -30,21 +31,24 @@ class ClientReader(FieldReader):
 
     def client(self, item: Any, at: str, api: str = "soap") -> Client | None:
         """A client entry with every problem reported (the slow path of clients())."""
-        rest = api == "rest"
-        required = ("name", "company") if rest else ("name", "managed_id")
+        by_company = TARGETS[api].client_company
+        required = ("name", "company") if by_company else ("name", "managed_id")
         m = self.mapping(item, at, CLIENT_KEYS, required)
         name = self.string(m, "name", at)
         company = self.string(m, "company", at)
         agreement = self.string(m, "agreement", at)
-        managed_id = self.string(m, "managed_id", at) or (company if rest else None)
+        managed_id = self.string(m, "managed_id", at) or (company if by_company else None)
         publish = self.boolean(m, "publish", at, default(Client, "publish"))
-        if not rest:
+        if not by_company:
             for key in ("company", "agreement"):
                 if m.get(key) is not None:
                     self.fail(join(at, key), "only with connectwise.api: rest")
         if not (name and managed_id):
             return None
-        return Client(name, managed_id, publish, company, agreement)
+        return Client(
+            name=name, managed_id=managed_id, publish=publish, company=company,
+            agreement=agreement,
+        )
 
     def clients(
         self, raw: Any, where: str, api: str = "soap"
@@ -139,7 +143,7 @@ def plain_client(item: Any, api: str = "soap") -> Client | None:
     if type(item) is not dict or not item.keys() <= CLIENT_KEYS:
         return None
     company = agreement = None
-    if api == "rest":
+    if TARGETS[api].client_company:
         company, agreement = item.get("company"), item.get("agreement")
         if type(company) is not str or (agreement is not None and type(agreement) is not str):
             return None
@@ -158,4 +162,6 @@ def plain_client(item: Any, api: str = "soap") -> Client | None:
     name, managed_id = name.strip(), managed_id.strip()
     if not name or not managed_id or CONTROL_RE.search(name) or CONTROL_RE.search(managed_id):
         return None
-    return Client(name, managed_id, publish, company, agreement)
+    return Client(
+        name=name, managed_id=managed_id, publish=publish, company=company, agreement=agreement
+    )

@@ -27,7 +27,7 @@ from pathlib import Path
 from cwpublish.config.fields import CONTROL_RE
 from cwpublish.config.model import Partner, Smtp
 from cwpublish.errors import CredentialsError
-from cwpublish.targets.registry import settings_module
+from cwpublish.targets.registry import TARGETS, target_settings
 from cwpublish.text.redaction import register
 
 SERVICE = "cwpublish"
@@ -53,14 +53,13 @@ def partner_key(partner: Partner) -> str:
 
 def partner_secret_label(partner: Partner) -> str:
     """What the partner's secret is, in its target's words ("integrator password")."""
-
-    return settings_module(partner.connectwise.api).SECRET_LABEL
+    return TARGETS[partner.connectwise.api].secret_label
 
 
 def partner_secret_owner(partner: Partner) -> str:
     """Whose secret it is in ConnectWise (the SOAP integrator login, the REST API member)."""
-
-    return settings_module(partner.connectwise.api).secret_owner(partner.connectwise)
+    cw = partner.connectwise
+    return target_settings(cw.api).secret_owner(cw)
 
 
 def smtp_key(smtp: Smtp) -> str:

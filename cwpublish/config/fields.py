@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,9 @@ class FieldReader:
     def fail(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}" if where else message)
 
-    def mapping(self, value: Any, where: str, allowed: set[str], required: tuple = ()) -> dict:
+    def mapping(
+        self, value: Any, where: str, allowed: AbstractSet[str], required: tuple = ()
+    ) -> dict:
         if not isinstance(value, dict):
             self.fail(where or "(top level)", f"must be a mapping, got {kind(value)}")
             return {}

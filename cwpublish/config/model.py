@@ -16,7 +16,7 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,12 @@ SMTP_DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 def default(cls: type, name: str) -> Any:
     """The default of a dataclass field: each config default is written once, on its field."""
     return cls.__dataclass_fields__[name].default
+
+
+def keys_of(cls: type, *, besides: tuple[str, ...] = ()) -> frozenset[str]:
+    """The config keys a section allows: its dataclass's fields (a key = a field), less the
+    fields that are not read from the file (`besides`), so a new key is one new field."""
+    return frozenset(f.name for f in fields(cls) if f.name not in besides)
 
 
 class Deferred:
@@ -67,7 +73,7 @@ class BuiltOnFirstAccess:
         obj.__dict__[self.slot] = value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ConnectWise:
     """Where a partner's ConnectWise is and how any transport reaches it.
 
@@ -88,7 +94,7 @@ class ConnectWise:
     parallel_requests: int = 2  # requests in flight at once
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class UsageSource:
     """Where a month's usage rows come from; `location` may hold {year} and {month}."""
 
@@ -97,7 +103,7 @@ class UsageSource:
     base_dir: Path
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Client:
     """An rCloud client mapped to its ConnectWise key (the Managed ID; over REST, by default,
     the company identifier)."""
@@ -109,7 +115,7 @@ class Client:
     agreement: str | None = None  # REST agreement_addition: the agreement's name, if several
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Partner:
     """One MSP: its ConnectWise site, schedule, managers, usage source and clients."""
 
@@ -126,7 +132,7 @@ class Partner:
         return self.schedule.timezone if self.schedule else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Smtp:
     """The mail server used to notify managers."""
 
@@ -139,7 +145,7 @@ class Smtp:
     ca_bundle: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """The whole validated configuration."""
 

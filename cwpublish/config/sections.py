@@ -14,9 +14,12 @@ from cwpublish.config.model import (
     Smtp,
     UsageSource,
     default,
+    keys_of,
 )
 from cwpublish.domain.schedule import Schedule
 
+# `usage:` is the one section whose keys are not its fields: each names UsageSource.kind
+USAGE_KINDS = ("csv", "json", "command")
 _EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 
@@ -28,7 +31,7 @@ class SectionReader(ClientReader):
         m = self.mapping(
             raw,
             where,
-            {"host", "port", "security", "username", "sender", "timeout", "ca_bundle"},
+            keys_of(Smtp),
             ("host", "sender"),
         )
         security = self.choice(
@@ -94,7 +97,7 @@ class SectionReader(ClientReader):
 
     def schedule(self, raw: Any, where: str) -> Schedule | None:
         m = self.mapping(
-            raw, where, {"day", "timezone", "catch_up_days", "ping_url", "period"}, ("day",)
+            raw, where, keys_of(Schedule), ("day",)
         )
         day = self.integer(m, "day", where, None, 1, 31)
         tz = self.string(m, "timezone", where)
@@ -119,11 +122,13 @@ class SectionReader(ClientReader):
             )
         if day is None:
             return None
-        return Schedule(day, tz, catch_up or 0, ping_url, period)
+        return Schedule(
+            day=day, timezone=tz, catch_up_days=catch_up or 0, ping_url=ping_url, period=period
+        )
 
     def usage(self, raw: Any, where: str) -> UsageSource | None:
-        m = self.mapping(raw, where, {"csv", "json", "command"})
-        kinds = [k for k in ("csv", "json", "command") if m.get(k) is not None]
+        m = self.mapping(raw, where, set(USAGE_KINDS))
+        kinds = [k for k in USAGE_KINDS if m.get(k) is not None]
         if len(kinds) != 1:
             self.fail(where, "give exactly one of csv, json or command")
             return None
@@ -138,7 +143,7 @@ class SectionReader(ClientReader):
                 f"bad placeholder ({problem}); use {{year}} and {{month}} or {{month:02d}}",
             )
             return None
-        return UsageSource(kind, location, self.base_dir)
+        return UsageSource(kind=kind, location=location, base_dir=self.base_dir)
 
     def managers(self, raw: Any, where: str) -> tuple[str, ...]:
         if raw is None:

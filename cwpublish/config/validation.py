@@ -20,26 +20,19 @@ from cwpublish.config.model import (
     Partner,
     default,
     default_state_dir,
+    keys_of,
 )
 from cwpublish.config.sections import SectionReader
 from cwpublish.errors import ConfigError
 from cwpublish.state.keys import site_part
-from cwpublish.targets.registry import DEFAULT_API, SETTINGS, settings_module
+from cwpublish.targets.registry import DEFAULT_API, TARGETS, target_settings
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-# connectwise keys of every API; each target adds its own (targets/<name>/settings.py KEYS)
-_CONNECTWISE_KEYS = {
-    "api",
-    "site",
-    "company_id",
-    "allow_insecure_http",
-    "timeout",
-    "ca_bundle",
-    "retries",
-    "retry_backoff",
-    "retry_max_seconds",
-    "parallel_requests",
-}
+# the keys of each section: its dataclass's fields (config/model.py keys_of)
+_TOP_KEYS = keys_of(Config, besides=("path", "warnings"))
+_PARTNER_KEYS = keys_of(Partner)
+# connectwise keys of every API; each target adds its own (its settings dataclass's fields)
+_CONNECTWISE_KEYS = keys_of(ConnectWise, besides=("settings",))
 
 
 class Validator(SectionReader):
@@ -67,7 +60,7 @@ class Validator(SectionReader):
         top = self.mapping(
             data,
             "",
-            {"state_dir", "smtp", "partners", "templates_dir", "parallel_partners"},
+            _TOP_KEYS,
             ("partners",),
         )
         state_dir = self.string(top, "state_dir", "")
@@ -106,13 +99,13 @@ class Validator(SectionReader):
         if self.problems:
             raise ConfigError(str(self.path), self.problems)
         return Config(
-            self.path,
-            state_path,
-            tuple(partners),
-            smtp,
-            templates_dir,
-            tuple(self.warnings),
-            parallel or default(Config, "parallel_partners"),
+            path=self.path,
+            state_dir=state_path,
+            partners=tuple(partners),
+            smtp=smtp,
+            templates_dir=templates_dir,
+            warnings=tuple(self.warnings),
+            parallel_partners=parallel or default(Config, "parallel_partners"),
         )
 
     def shared_tenants(self, partners: list[Partner]) -> None:
@@ -123,12 +116,12 @@ class Validator(SectionReader):
         owners: dict[tuple, tuple[int, str]] = {}
         for i, p in enumerate(partners):
             cw = p.connectwise
-            kind = getattr(settings_module(cw.api), "record_kind", lambda cw: "configuration")
-            tenant = (site_part(cw.site), cw.company_id.casefold(), kind(cw))
+            target = target_settings(cw.api)
+            kind = target.record_kind(cw)
+            tenant = (site_part(cw.site), cw.company_id.casefold(), kind)
             product = getattr(cw.settings, "product", None)
-            client_problem = getattr(settings_module(cw.api), "client_problem", None)
             for c in p.clients:
-                if client_problem and (problem := client_problem(cw, c)):
+                if problem := target.client_problem(cw, c):
                     self.fail(f"partners[{i}].clients", problem)
                 mine = (*tenant, c.managed_id.casefold())
                 if mine in owners and owners[mine][1] != p.name:
@@ -139,7 +132,7 @@ class Validator(SectionReader):
                         "write one record (give each client its own Managed ID)",
                     )
                 owners.setdefault(mine, (i, p.name))
-                if kind(cw) != "agreement_addition" or not product:
+                if kind != "agreement_addition" or not product:
                     continue
                 # an addition is one quantity per client company and product: two partners
                 # would each set it to their own clients' sum, the last erasing the other's
@@ -160,7 +153,7 @@ class Validator(SectionReader):
         m = self.mapping(
             raw,
             where,
-            {"name", "connectwise", "schedule", "managers", "usage", "clients"},
+            _PARTNER_KEYS,
             ("name", "connectwise", "usage", "clients"),
         )
         name = self.string(m, "name", where)
@@ -185,17 +178,20 @@ class Validator(SectionReader):
         )
         if not (name and cw and usage) or clients is None:
             return None
-        return Partner(name, cw, usage, clients, managers, schedule)
+        return Partner(
+            name=name, connectwise=cw, usage=usage, clients=clients, managers=managers,
+            schedule=schedule,
+        )
 
     def connectwise(self, raw: Any, where: str) -> ConnectWise | None:
         """The common keys here; the chosen API's own keys by its settings module (for trusted
         text when first read, so the nightly no-op imports no target)."""
         api = raw.get("api", DEFAULT_API) if isinstance(raw, dict) else DEFAULT_API
-        if api not in SETTINGS:
-            self.fail(join(where, "api"), f"must be one of {', '.join(SETTINGS)}, got {api!r}")
+        if api not in TARGETS:
+            self.fail(join(where, "api"), f"must be one of {', '.join(TARGETS)}, got {api!r}")
             api = DEFAULT_API
-        target = None if self.trusted else settings_module(api)
-        keys = _CONNECTWISE_KEYS | target.KEYS if target else set(raw or ())
+        target = None if self.trusted else target_settings(api)
+        keys = _CONNECTWISE_KEYS | target.keys() if target else set(raw or ())
         m = self.mapping(raw, where, keys, ("site", "company_id"))
         if not m:
             return None
@@ -208,7 +204,7 @@ class Validator(SectionReader):
                 values["site"],
                 join(where, "site"),
                 insecure,
-                target.SECRET_LABEL if target else "password",
+                TARGETS[api].secret_label,
             )
         common = {
             "ca_bundle": self.file(m, "ca_bundle", where),
@@ -238,8 +234,8 @@ class Validator(SectionReader):
         path = self.path
 
         def build() -> Any:
-            target, reader = settings_module(api), Validator(path)
-            reader.mapping(m, where, _CONNECTWISE_KEYS | target.KEYS)
+            target, reader = target_settings(api), Validator(path)
+            reader.mapping(m, where, _CONNECTWISE_KEYS | target.keys())
             settings = target.validate(reader, m, where)
             if reader.problems:
                 raise ConfigError(str(path), reader.problems)

@@ -23,10 +23,11 @@ from cwpublish.domain.record import (
     NOT_SENT,
     REJECTED,
     UNKNOWN_KEY,
+    Status,
 )
 from cwpublish.errors import EXIT_FAILED, EXIT_LOGIN, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
 
-UNKNOWN = "unknown"  # a client sent by a run that was killed before its answer was recorded
+UNKNOWN = Status.UNKNOWN  # a client sent by a run that was killed before its answer was recorded
 NAMES_LISTED = 5  # at most this many clients named in one step
 
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
+from cwpublish.domain.record import Entry, PublishStatus, Status
 from cwpublish.errors import (
     EXIT_FAILED,
     EXIT_OK,
@@ -27,15 +27,18 @@ from cwpublish.errors import (
     worst_exit_code,
 )
 
-if TYPE_CHECKING:
-    from cwpublish.domain.record import Entry
-
-_EXIT_OF_STATUS = {"success": EXIT_OK, "partial": EXIT_PARTIAL, "failed": EXIT_FAILED}
+_EXIT_OF_STATUS = {
+    PublishStatus.SUCCESS: EXIT_OK,
+    PublishStatus.PARTIAL: EXIT_PARTIAL,
+    PublishStatus.FAILED: EXIT_FAILED,
+}
 
 
 def status_of(published: int, failed: int) -> str:
     """success | partial | failed from the number of published and failed clients."""
-    return "success" if not failed else "partial" if published else "failed"
+    if not failed:
+        return PublishStatus.SUCCESS
+    return PublishStatus.PARTIAL if published else PublishStatus.FAILED
 
 
 def exit_code_of(status: str, partner_code: int | None) -> int:
@@ -43,14 +46,15 @@ def exit_code_of(status: str, partner_code: int | None) -> int:
 
     A partner-level "unreachable" (1) that still let some clients through is a partial (3).
     """
-    if partner_code in (None, EXIT_OK) or (partner_code == EXIT_FAILED and status != "failed"):
+    through = partner_code == EXIT_FAILED and status != PublishStatus.FAILED
+    if partner_code in (None, EXIT_OK) or through:
         return _EXIT_OF_STATUS[status]
     return partner_code
 
 
 def finish(entry: Entry, error: str | None, partner_code: int | None) -> Entry:
     """Set an entry's status, exit code, error and finish time from its client rows."""
-    entry.status = status_of(entry.count("published"), entry.count("failed"))
+    entry.status = status_of(entry.count(Status.PUBLISHED), entry.count(Status.FAILED))
     entry.exit_code = exit_code_of(entry.status, partner_code)
     entry.error = error
     entry.finished_at = datetime.now().astimezone().isoformat(timespec="seconds")
@@ -87,7 +91,7 @@ def run_outcome(
         return "not-recorded", EXIT_UNRECORDED
     if not entries:  # nothing due; or nothing attempted at all, which published nothing
         return ("failed", EXIT_FAILED) if not_attempted else ("nothing-due", EXIT_OK)
-    published = any(e.count("published") for e in entries)
+    published = any(e.count(Status.PUBLISHED) for e in entries)
     clean = not not_attempted and all(e.exit_code == EXIT_OK for e in entries)
     if clean:
         return "success", EXIT_OK

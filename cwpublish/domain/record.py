@@ -7,8 +7,9 @@ core turns them into an Entry's ClientResults, and the state package writes the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from cwpublish.domain.period import Period
@@ -19,13 +20,51 @@ if TYPE_CHECKING:  # only an annotation: the nightly no-op does not load decimal
 
 Progress = Callable[[int], None]
 
-# Why one client failed (RecordResult.kind, the history's client `kind`): advice keys off it.
-UNKNOWN_KEY = "unknown-key"  # ConnectWise has no such client (Managed ID, company)
-REJECTED = "rejected"  # ConnectWise refused this client's record
-NOT_SENT = "not-sent"  # not attempted: a partner-wide failure stopped the publish
-NO_USAGE = "no-usage"  # the usage data has no row for this client
-INVOICED = "invoiced"  # its agreement was invoiced after the period's day (invoicing.py)
-NEWER_HELD = "newer-held"  # not sent: ConnectWise holds a newer month (scheduled runs)
+
+class Status(StrEnum):
+    """A client row's status (history, --json, dry-run preview); values are the bytes on disk."""
+
+    PUBLISHED = "published"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UNKNOWN = "unknown"  # sent by a run killed before its answer was recorded (journal.py)
+    WOULD_PUBLISH = "would-publish"  # dry run: would be sent
+    DUPLICATE = "duplicate"  # dry run: already published, needs --force
+    NEWER_HELD = "newer-held"  # dry run: ConnectWise holds a newer month
+    INVOICED = "invoiced"  # dry run: its agreement was invoiced after the period's day
+
+
+class Kind(StrEnum):
+    """Why one client failed (RecordResult.kind, the history's `kind`): advice keys off it."""
+
+    UNKNOWN_KEY = "unknown-key"  # ConnectWise has no such client (Managed ID, company)
+    REJECTED = "rejected"  # ConnectWise refused this client's record
+    NOT_SENT = "not-sent"  # not attempted: a partner-wide failure stopped the publish
+    NO_USAGE = "no-usage"  # the usage data has no row for this client
+    INVOICED = "invoiced"  # its agreement was invoiced after the period's day (invoicing.py)
+    NEWER_HELD = "newer-held"  # not sent: ConnectWise holds a newer month (scheduled runs)
+    UNKNOWN = "unknown"  # sent, no answer recorded (a killed run, journal.py)
+
+
+class PublishStatus(StrEnum):
+    """One publish's (an entry's) status; outcome.py derives it from the client rows."""
+
+    SUCCESS = "success"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # a signal or a kill stopped it mid-send
+
+
+# The names the targets and the core import (one definition: the Kind members).
+UNKNOWN_KEY = Kind.UNKNOWN_KEY
+REJECTED = Kind.REJECTED
+NOT_SENT = Kind.NOT_SENT
+NO_USAGE = Kind.NO_USAGE
+INVOICED = Kind.INVOICED
+NEWER_HELD = Kind.NEWER_HELD
+
+# A history client status that did not reach ConnectWise: failed (any kind), or unknown.
+NOT_REACHED = (Status.FAILED, Status.UNKNOWN)
 
 # A client row's text when a partner-wide failure stopped it: the failure itself is stated
 # once, as the entry's error, not repeated on every row (150 clients, one wrong password).
@@ -66,9 +105,26 @@ class ClientResult:
     name: str
     managed_id: str
     billable_gb: float | None
-    status: str  # published | failed | skipped
+    status: str  # a Status (published | failed | skipped | unknown)
     error: str | None = None
-    kind: str | None = None  # why it failed: targets.base UNKNOWN_KEY, REJECTED, NOT_SENT, ...
+    kind: str | None = None  # why it failed: a Kind
+
+    def to_dict(self) -> dict:
+        """The row's JSON shape (history, journal, --json), plain strings only."""
+        return {
+            "name": self.name,
+            "managed_id": self.managed_id,
+            "billable_gb": self.billable_gb,
+            "status": str(self.status),
+            "error": self.error,
+            "kind": None if self.kind is None else str(self.kind),
+        }
+
+    @classmethod
+    def from_dict(cls, c: dict) -> ClientResult:
+        """A row from its JSON shape (already checked by history_format.entry_problem)."""
+        return cls(str(c["name"]), str(c["managed_id"]), c.get("billable_gb"), c["status"],
+                   c.get("error"), c.get("kind"))
 
 
 @dataclass
@@ -83,7 +139,7 @@ class Entry:
     site: str
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     finished_at: str | None = None
-    status: str = "failed"  # success | partial | failed
+    status: str = PublishStatus.FAILED  # success | partial | failed | interrupted
     exit_code: int = 1
     error: str | None = None
     usage_source: str | None = None
@@ -105,7 +161,8 @@ class Entry:
         Every secret is masked: rows and warnings quote ConnectWise's own texts (agreement
         and company names a hostile server may fill with an echo of the keys)."""
         data = dict(self.__dict__)  # field order
-        data["clients"] = [dict(c.__dict__) for c in self.clients]
+        data["status"] = str(self.status)
+        data["clients"] = [c.to_dict() for c in self.clients]
         data["unmapped"] = [dict(u) for u in self.unmapped]
         data["warnings"] = list(self.warnings)
         data["notification"] = dict(self.notification) if self.notification else None
@@ -113,16 +170,35 @@ class Entry:
         data["invoices"] = [dict(i) for i in self.invoices]
         return scrub(data)
 
-    def count(self, status: str) -> int:
-        return sum(1 for c in self.clients if c.status == status)
+    @classmethod
+    def from_dict(cls, data: dict) -> Entry:
+        """An Entry from its JSON shape (checked first by the caller: history.entry_from_dict)."""
+        skip = ("clients", "unmapped", "warnings")
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data and k not in skip}
+        return cls(
+            **fields,
+            clients=[ClientResult.from_dict(c) for c in data["clients"]],
+            unmapped=list(data.get("unmapped") or []),
+            warnings=list(data.get("warnings") or []),
+        )
 
+    def count(self, status: str) -> int:
+        """How many client rows have this status."""
+        return sum(1 for c in self.clients if c.status == status)
 
 
 def count_by_status(clients: list[dict]) -> dict[str, int]:
     """How many client rows are published, failed and skipped (and any other status)."""
-    counts = {"published": 0, "failed": 0, "skipped": 0}
+    counts = {Status.PUBLISHED.value: 0, Status.FAILED.value: 0, Status.SKIPPED.value: 0}
     for c in clients:
-        counts[c["status"]] = counts.get(c["status"], 0) + 1
+        counts[str(c["status"])] = counts.get(str(c["status"]), 0) + 1
     return counts
+
+
+def unmapped_names(rows: Iterable[str], configured: Iterable[str]) -> list[str]:
+    """The usage rows no configured client owns, in row order: decided here for the plan,
+    check-config and the report (an unmapped row is never published, only named)."""
+    names = set(configured)
+    return [name for name in rows if name not in names]
 
 

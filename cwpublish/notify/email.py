@@ -1,8 +1,8 @@
 """Email the partner's managers after every publish, and warn them before a publish would fail.
 
-Messages are rendered with jinja2 from the templates shipped in `cwpublish/templates` (a text
-and an HTML part), or from the same names in `templates_dir`. A template that uses an unknown
-variable is an error (StrictUndefined), found by `check-config`, never a half-empty email.
+Messages are rendered with jinja2 from the templates shipped in `cwpublish/notify/templates`
+(a text and an HTML part), or from the same names in `templates_dir`. A template that uses an
+unknown variable is an error (StrictUndefined), found by `check-config`, never a half-empty email.
 Sending happens after the publish is recorded, with time-outs, and a failure only changes the
 entry's `notification`, never what was published or the exit code.
 """
@@ -18,19 +18,31 @@ from cwpublish.config.model import Config, Partner, Smtp
 from cwpublish.domain.advice import is_last_try, next_steps
 from cwpublish.domain.period import zone
 from cwpublish.errors import CwpublishError, NotificationError, unexpected
-from cwpublish.render.output import gb, short_reason, summary, table
+from cwpublish.render.output import gb, summary, table
 from cwpublish.text.redaction import clean_line, redact
 
 TEMPLATE_NAMES = ("publish.txt", "publish.html", "preflight.txt", "preflight.html")
 STATUS_COLOURS = {"published": "#1a7f37", "failed": "#cf222e", "skipped": "#57606a"}
 
 
+def not_emailing(config: Config, partner: Partner, enabled: bool = True) -> dict | None:
+    """Whether the partner's managers are emailed (the one place that decides): None if they
+    are, else the entry's `notification` saying why not (--no-email, no smtp, no managers)."""
+    if not enabled:
+        return {"status": "disabled", "recipients": [], "error": "--no-email"}
+    if config.smtp is None or not partner.managers:
+        missing = "no smtp section" if config.smtp is None else "no managers"
+        return {"status": "not-configured", "recipients": list(partner.managers), "error": missing}
+    return None
+
+
 def notify_publish(config: Config, partner: Partner, entry: dict) -> dict:
     """Send the after-publish email; the `notification` record for the entry (never raises)."""
     recipients = list(partner.managers)
-    if config.smtp is None or not recipients:
-        missing = "no smtp section" if config.smtp is None else "no managers"
-        return {"status": "not-configured", "recipients": recipients, "error": missing}
+    skipped = not_emailing(config, partner)
+    if skipped is not None:
+        return skipped
+    assert config.smtp is not None
     try:
         send(config.smtp, publish_message(config, partner, entry))
     except Exception as e:  # an email never undoes or hides what was published
@@ -50,6 +62,14 @@ def subject_for(entry: dict) -> str:
     if entry["status"] == "failed":
         return clean_line(f"{head} FAILED: {short_reason(entry)}", 200)  # masked, then cut
     return clean_line(f"{head}: {summary(entry)}", 200)
+
+
+def short_reason(entry: dict) -> str:
+    """The failure reason cut to its first clause, for a subject line."""
+    reason = summary(entry).removeprefix("FAILED: ")
+    for stop in (" (", "; "):
+        reason = reason.split(stop, 1)[0]
+    return reason[:120]
 
 
 def publish_message(config: Config, partner: Partner, entry: dict):
@@ -148,7 +168,7 @@ def render(config: Config, name: str, context: dict[str, Any]) -> str:
     """Render a template (the user's in templates_dir first); NotificationError if it fails."""
     import jinja2
 
-    loaders: list[jinja2.BaseLoader] = [jinja2.PackageLoader("cwpublish", "templates")]
+    loaders: list[jinja2.BaseLoader] = [jinja2.PackageLoader("cwpublish.notify", "templates")]
     if config.templates_dir:
         loaders.insert(0, jinja2.FileSystemLoader(str(config.templates_dir)))
     env = jinja2.Environment(

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from cwpublish.config.model import Partner
 from cwpublish.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CwpublishError, unexpected
 from cwpublish.publish.connection import open_target, preflight
+from cwpublish.targets.registry import TARGETS
 
 
 @dataclass
@@ -48,7 +49,7 @@ def _online_checks(partner: Partner, selected_only: bool) -> list[Check]:
         except CwpublishError as e:
             return [Check("fail", name, f"login: {e}", e.exit_code)]
         checks = [Check("ok", name, found.proved)]
-        label = target.key_label
+        label = TARGETS[partner.connectwise.api].key_label
         labels = label[:-1] + "ies" if label.endswith("y") else label + "s"
         if found.known is None:
             why = found.known_error or "this API cannot list them"

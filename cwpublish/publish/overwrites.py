@@ -20,7 +20,7 @@ from cwpublish.config.model import state_key
 from cwpublish.domain.record import NEWER_HELD, ClientResult
 from cwpublish.publish.plan import Plan, partner_period
 from cwpublish.state.ledger import Ledger
-from cwpublish.targets.registry import settings_module
+from cwpublish.targets.registry import target_settings
 
 NAMED = 5  # at most this many clients named as --client in the advice
 
@@ -74,8 +74,8 @@ def find_overwrites(
             for key, (period, rec) in ledger.newest(state_key(partner), set(months), earliest)
             .items()
         }
-        rule = getattr(settings_module(partner.connectwise.api), "single_period", None)
-        reason = rule(partner.connectwise) if rule and single_period else None
+        rule = target_settings(partner.connectwise.api).single_period
+        reason = rule(partner.connectwise) if single_period else None
         current = str(partner_period(partner))
         for key, sent in months.items():
             have, since = held.get(key, ("", ""))

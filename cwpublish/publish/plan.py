@@ -15,7 +15,14 @@ from cwpublish import log
 from cwpublish.config import credentials
 from cwpublish.config.model import Client, Config, Partner
 from cwpublish.domain.period import Period, default_period, zone
-from cwpublish.domain.record import NO_USAGE, NOT_SENT, NOT_SENT_TEXT, ClientResult, UsageRecord
+from cwpublish.domain.record import (
+    NO_USAGE,
+    NOT_SENT,
+    NOT_SENT_TEXT,
+    ClientResult,
+    UsageRecord,
+    unmapped_names,
+)
 from cwpublish.errors import EXIT_USAGE, CwpublishError, InputError
 from cwpublish.publish.usage import describe_source, read_usage
 from cwpublish.state.ledger import LEDGER_PERIODS
@@ -239,11 +246,9 @@ def plan_partner(
         return plan
     plan.usage_source = usage.source
     plan.usage_rows = usage.rows
-    configured = {c.name for c in partner.clients}
     plan.unmapped = [
-        {"client": name, "billable_gb": float(gb)}
-        for name, gb in usage.rows.items()
-        if name not in configured
+        {"client": name, "billable_gb": float(usage.rows[name])}
+        for name in unmapped_names(usage.rows, (c.name for c in partner.clients))
     ]
     # Near misses: an unmapped row and a client without a row whose names differ only in
     # case, spacing or Unicode form. Named in both messages, never matched silently: which

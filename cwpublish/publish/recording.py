@@ -1,4 +1,4 @@
-"""Recording each finished publish: history, ledger and journal as one step, then the email.
+"""Recording each finished publish: history, ledger and journal as one step, then the sinks.
 
 The step cannot half-happen. The history and the ledger are each written (one failing does
 not skip the other); when both are, the journal (journal.py) is removed. When either is not,
@@ -8,20 +8,23 @@ of closing it as killed or sending it again blindly. What could not be written i
 error line, the entry's warnings, --json `not_recorded`) and the run exits 4 (outcome.py).
 A state file that cannot be written never hides what was sent: the entry is still shown.
 
-Each entry is written once, unless an email is really sent: then, after the email, only that
-entry's file is rewritten and one line appended to the history log (history.py), so that a
+The recorded entry is then handed to the sinks (notify/sink.py: the email, the ping). Each
+entry is written once, unless a sink changes it (an email is really sent): then, after it, only
+that entry's file is rewritten and one line appended to the history log (history.py), so that a
 crash during SMTP still leaves the entry in history. With --no-email, or no smtp section or
 managers, the notification is known before the entry is written, and nothing is written twice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cwpublish import log
 from cwpublish.config.model import Config, Partner, state_key
 from cwpublish.domain.outcome import RunResult
 from cwpublish.domain.record import Entry
 from cwpublish.errors import StateError
-from cwpublish.notify import email as notify_email
+from cwpublish.notify.sink import Sink
 from cwpublish.state import journal
 from cwpublish.state.history import History, entry_from_dict
 from cwpublish.state.ledger import Ledger
@@ -66,11 +69,11 @@ def catch_up(config: Config) -> list[str]:
 
 
 class Recorder:
-    """Records each finished entry (history, ledger, journal), then emails the managers."""
+    """Records each finished entry (history, ledger, journal), then hands it to the sinks."""
 
-    def __init__(self, config: Config, notify: bool):
+    def __init__(self, config: Config, sinks: Sequence[Sink]):
         self.config = config
-        self.notify = notify
+        self.sinks = list(sinks)
         self.history = History(config.state_dir)
         self.ledger = Ledger(config.state_dir)
         self.result = RunResult()
@@ -79,26 +82,15 @@ class Recorder:
             self.result.state_error = "; ".join(problems)
 
     def record(self, partner: Partner, entry: Entry) -> None:
-        """Keep the entry (history, ledger) before any email; then email and note the outcome."""
+        """Keep the entry (history, ledger) before any sink acts; then keep what they noted."""
         self.result.entries.append(entry)
-        emailing = self.notify and self.config.smtp is not None and bool(partner.managers)
-        if not self.notify:
-            entry.notification = {"status": "disabled", "recipients": [], "error": "--no-email"}
-        elif not emailing:  # what notify_publish would say, known before the entry is written
-            missing = "no smtp section" if self.config.smtp is None else "no managers"
-            entry.notification = {
-                "status": "not-configured",
-                "recipients": list(partner.managers),
-                "error": missing,
-            }
+        for sink in self.sinks:
+            sink.recording(partner, entry)
         missing = self._write(partner, entry)
         if missing:
             self._not_recorded(entry, missing)
-        if not emailing:
-            return
-
-        entry.notification = notify_email.notify_publish(self.config, partner, entry.to_dict())
-        if not missing:
+        changed = [sink.recorded(partner, entry) for sink in self.sinks]  # every sink runs
+        if any(changed) and not missing:
             try:
                 self.history.update(entry)
             except StateError as e:

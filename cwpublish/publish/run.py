@@ -21,7 +21,9 @@ from cwpublish.domain.record import (
     ClientResult,
     Entry,
     Progress,
+    PublishStatus,
     RecordResult,
+    Status,
     UsageRecord,
 )
 from cwpublish.errors import (
@@ -89,7 +91,7 @@ def execute(plan: Plan, progress: Progress | None = None, state_dir: Path | None
     entry.clients += results + plan.failed
     finish(entry, error, code)
     if interrupt.requested() and any(r.kind == NOT_SENT for r in entry.clients):
-        entry.status = "interrupted"  # the truth: some accepted, the rest never sent
+        entry.status = PublishStatus.INTERRUPTED  # the truth: some accepted, the rest never sent
         entry.exit_code = interrupt.exit_code() or entry.exit_code
         entry.error = f"{interrupt.reason()}; the clients not sent are listed"
     return entry
@@ -199,7 +201,7 @@ def _row(result: RecordResult) -> ClientResult:
         r.client,
         r.key,
         float(r.billable_gb),
-        "failed" if result.error else "published",
+        Status.FAILED if result.error else Status.PUBLISHED,
         result.error,
         result.kind,
     )

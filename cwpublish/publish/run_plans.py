@@ -2,8 +2,9 @@
 and everything recorded exactly as a sequential run would record it.
 
 Up to `parallel_partners` partners send at once (each its own ConnectWise site, mostly waiting
-on the network); a partner's plans (a backfill's months) run one after another. Entries are
-recorded, emailed and printed in plan order, so history, ledger and emails read as if the run
+on the network); a partner's plans (a backfill's months) run one after another. Around each send
+the sinks (notify/sink.py) are told it started and finished; entries are recorded, handed to the
+sinks (the email) and printed in plan order, so history, ledger and emails read as if the run
 had been sequential. A backfill's failed month, or Ctrl-C/SIGTERM, stops starting new plans;
 those left are reported as not attempted. The caller holds the publish lock.
 """
@@ -11,33 +12,30 @@ those left are reported as not attempted. The caller holds the publish lock.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from cwpublish import interrupt
 from cwpublish.config.model import Config
 from cwpublish.domain.outcome import RunResult
 from cwpublish.domain.record import Entry, Progress
+from cwpublish.notify.sink import Sink
 from cwpublish.publish import run as publish_run
 from cwpublish.publish.plan import Plan
 from cwpublish.publish.recording import Recorder
-
-Hook = Callable[[Plan], None]
 
 
 def run_plans(
     config: Config,
     plans: list[Plan],
     *,
-    notify: bool = True,
+    sinks: Sequence[Sink],
     progress: Callable[[Plan], Progress | None] | None = None,
     stop_on_failure: bool = False,
-    before: Hook | None = None,
-    after: Callable[[Plan, Entry], None] | None = None,
 ) -> RunResult:
-    """Send and record every plan; `before`/`after` run around each send (the pings)."""
+    """Send and record every plan, telling the `sinks` (notify/sink.py build_sinks) of each."""
 
-    recorder = Recorder(config, notify)
+    recorder = Recorder(config, sinks)
     groups: dict[str, list[int]] = {}
     for i, plan in enumerate(plans):
         groups.setdefault(plan.partner.name, []).append(i)
@@ -54,13 +52,13 @@ def run_plans(
                 if stop.is_set() or interrupt.requested():
                     continue
                 plan = plans[i]
-                if before:
-                    before(plan)
+                for sink in sinks:
+                    sink.started(plan)
                 step = progress(plan) if progress else None
                 entry = publish_run.execute(plan, step, config.state_dir)
                 entries[i] = entry
-                if after:
-                    after(plan, entry)
+                for sink in sinks:
+                    sink.finished(plan, entry)
                 if stop_on_failure and entry.status == "failed":
                     stop.set()
             finally:
@@ -79,4 +77,6 @@ def run_plans(
         for f in futures:
             f.result()  # a bug in a worker is not swallowed
     recorder.result.interrupted = interrupt.exit_code()
+    for sink in sinks:
+        sink.run_finished(recorder.result)
     return recorder.result

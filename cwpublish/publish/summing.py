@@ -19,6 +19,7 @@ from cwpublish.config.model import Partner, state_key
 from cwpublish.domain.period import Period
 from cwpublish.render.output import gb as gb_text
 from cwpublish.state.ledger import LEDGER_PERIODS, Ledger
+from cwpublish.targets.registry import target_settings
 
 if TYPE_CHECKING:
     from cwpublish.publish.plan import Plan
@@ -51,8 +52,8 @@ class OtherClient:
 
 def sums_clients(partner: Partner) -> bool:
     """Whether this partner's clients share one written value (a REST agreement addition)."""
-    settings = getattr(partner.connectwise, "settings", None)
-    return getattr(settings, "publish_to", None) == "agreement_addition"
+    cw = partner.connectwise
+    return cw is not None and target_settings(cw.api).sums_clients(cw)
 
 
 def attach_context(plans: list[Plan], state_dir: Path) -> None:

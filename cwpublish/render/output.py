@@ -10,17 +10,17 @@ from typing import Any
 
 from cwpublish.domain.advice import next_steps
 from cwpublish.domain.period import zone
-from cwpublish.domain.record import count_by_status
+from cwpublish.domain.record import PublishStatus, Status, count_by_status
 from cwpublish.text.redaction import clean_line, may_hold_secret
 from cwpublish.text.sanitize import all_one_line, one_line
 
 _COLOURS = {"green": "32", "red": "31", "yellow": "33", "bold": "1", "dim": "2"}
 _STATUS_COLOUR = {
-    "published": "green",
-    "success": "green",
-    "failed": "red",
-    "partial": "yellow",
-    "skipped": "dim",
+    Status.PUBLISHED: "green",
+    PublishStatus.SUCCESS: "green",
+    Status.FAILED: "red",
+    PublishStatus.PARTIAL: "yellow",
+    Status.SKIPPED: "dim",
     "unmapped": "yellow",
     "sent": "green",
 }
@@ -84,33 +84,25 @@ def counts(entry: dict) -> dict[str, int]:
 
 
 def summary(entry: dict) -> str:
-    """`published 12 of 12 clients`, or `FAILED: reason` (used in output and email subjects)."""
+    """`published 12 of 12 clients`, or `FAILED: reason` (output; notify/email.py subjects)."""
     by_status = counts(entry)
-    published = by_status.get("published", 0)
-    failed = by_status.get("failed", 0)
-    total = sum(n for status, n in by_status.items() if status != "skipped")
+    published = by_status.get(Status.PUBLISHED, 0)
+    failed = by_status.get(Status.FAILED, 0)
+    total = sum(n for status, n in by_status.items() if status != Status.SKIPPED)
     if entry.get("dry_run"):  # nothing was sent: say what would happen
         if entry.get("error"):
             return f"would publish nothing: {entry['error']}"
-        would = by_status.get("would-publish", 0)
+        would = by_status.get(Status.WOULD_PUBLISH, 0)
         refused = total - would
         text = f"would publish {would} of {total} client{'s' if total != 1 else ''}"
         return text + (f" ({refused} would not)" if refused else "")
-    if entry["status"] == "failed":
+    if entry["status"] == PublishStatus.FAILED:
         reason = entry.get("error") or (
             f"{failed} of {total} clients failed" if total else "nothing published"
         )
         return f"FAILED: {reason}"
     text = f"published {published} of {total} client{'s' if total != 1 else ''}"
     return text + (f" ({failed} failed)" if failed else "")
-
-
-def short_reason(entry: dict) -> str:
-    """The failure reason cut to its first clause, for a subject line."""
-    reason = summary(entry).removeprefix("FAILED: ")
-    for stop in (" (", "; "):
-        reason = reason.split(stop, 1)[0]
-    return reason[:120]
 
 
 def entry_text(entry: dict, colour: bool = False, api: str | None = None) -> str:

@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 from cwpublish import log
-from cwpublish.domain.record import ClientResult, Entry, count_by_status
+from cwpublish.domain.record import Entry, count_by_status
 from cwpublish.state.files import (
     append_line,
     move_aside,
@@ -55,15 +55,7 @@ def entry_from_dict(data: dict) -> Entry:
     problem = entry_problem(data, str(data.get("id")) if isinstance(data, dict) else None)
     if problem:
         raise ValueError(problem)
-    skip = ("clients", "unmapped", "warnings")
-    fields = {k: data[k] for k in Entry.__dataclass_fields__ if k in data and k not in skip}
-    clients = [
-        ClientResult(c["name"], c["managed_id"], c.get("billable_gb"), c["status"],
-                     c.get("error"), c.get("kind"))
-        for c in data["clients"]
-    ]
-    return Entry(**fields, clients=clients, unmapped=list(data.get("unmapped") or []),
-                 warnings=list(data.get("warnings") or []))
+    return Entry.from_dict(data)
 
 
 class History:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cwpublish import log
-from cwpublish.domain.record import ClientResult, Entry
+from cwpublish.domain.record import ClientResult, Entry, Kind, PublishStatus, Status
 from cwpublish.errors import EXIT_FAILED, StateError
 from cwpublish.state.files import read_json, write_json
 from cwpublish.state.history import entry_from_dict
@@ -41,7 +41,8 @@ def begin(state_dir: Path, entry: Entry, sending: list, known: list[ClientResult
     data = {k: v for k, v in entry.__dict__.items() if k not in ("clients", "unmapped")}
     data["pid"] = os.getpid()
     data["sending"] = [[r.client, r.key, float(r.billable_gb)] for r in sending]
-    data["clients"] = [dict(c.__dict__) for c in known]
+    data["status"] = str(entry.status)
+    data["clients"] = [c.to_dict() for c in known]
     write_json(_folder(state_dir) / f"{entry.id}.json", scrub(data))  # as history is
 
 
@@ -94,19 +95,9 @@ def leftovers(state_dir: Path) -> list[Leftover]:
 
 def _closed(data: dict) -> Entry:
     """The journal's entry, closed as interrupted."""
-    clients = [
-        ClientResult(
-            str(c["name"]),
-            str(c["managed_id"]),
-            c.get("billable_gb"),
-            c["status"],
-            c.get("error"),
-            c.get("kind"),
-        )
-        for c in data["clients"]
-    ]
+    clients = [ClientResult.from_dict(c) for c in data["clients"]]
     clients += [  # sent, and no answer was recorded: they may or may not have arrived
-        ClientResult(str(name), str(key), gb, "unknown", "sent, no answer", "unknown")
+        ClientResult(str(name), str(key), gb, Status.UNKNOWN, "sent, no answer", Kind.UNKNOWN)
         for name, key, gb in data.get("sending") or []
     ]
     fields = {k: data[k] for k in ("partner", "mode", "initiated_by", "period", "started_at")}
@@ -115,7 +106,7 @@ def _closed(data: dict) -> Entry:
     key = data.get("state_key")
     entry.state_key = key if isinstance(key, str) else None
     entry.unmapped = list(data.get("unmapped") or [])
-    entry.status = "interrupted"
+    entry.status = PublishStatus.INTERRUPTED
     entry.exit_code = EXIT_FAILED
     entry.error = KILLED
     entry.finished_at = None

@@ -26,7 +26,7 @@ from typing import Any
 
 from cwpublish import log
 from cwpublish.domain.period import Period
-from cwpublish.domain.record import Entry
+from cwpublish.domain.record import Entry, Status
 from cwpublish.errors import StateError
 from cwpublish.state.files import read_json, write_json
 from cwpublish.state.history_format import is_gb
@@ -208,7 +208,7 @@ class Ledger:
         catch-up after a failed write, ledger.py's caller recording.py) never hides a newer one.
         """
         key = key or entry.partner
-        if not any(c.status == "published" for c in entry.clients):
+        if not any(c.status == Status.PUBLISHED for c in entry.clients):
             return  # nothing reached ConnectWise: nothing to remember, nothing written
         data = self._load(key, entry.period)
         clients, publishes = data["clients"], data["publishes"]
@@ -219,7 +219,7 @@ class Ledger:
              "entry_id": entry.id}
         )
         for c in entry.clients:
-            if c.status == "published":
+            if c.status == Status.PUBLISHED:
                 row = clients.setdefault(c.managed_id, [None, None, None, None])
                 held = row[slot]
                 if held is not None and (publishes[held].get("at") or "") > (

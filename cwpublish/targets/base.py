@@ -1,7 +1,8 @@
 """The seam between the publishing core and a transport: records in, one result per record out.
 
 The core plans transport-neutral UsageRecords, opens the partner's Target with its secret,
-runs the pre-flight, asks which client keys the target knows, sends, and closes. A target
+runs the pre-flight, asks which client keys the target knows, sends only the known ones, and
+closes: in that order, which a target may rely on (send() always follows preflight()). A target
 raises LoginRejected (exit 12) when the site refuses who we are, ConnectWiseError (exit 1)
 when it cannot be reached; it never raises for one client's failure: that is a RecordResult.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 from cwpublish.config.model import Partner
 from cwpublish.domain.record import Progress, RecordResult, UsageRecord
@@ -27,12 +27,10 @@ class Sent:
 
 
 class Target(ABC):
-    """One partner's ConnectWise through one API. Open with the partner and its secret."""
+    """One partner's ConnectWise through one API. Open with the partner and its secret.
 
-    # The partner secret this target needs, as named to the user (prompts, errors, status).
-    secret_label: ClassVar[str] = "password"
-    # What ConnectWise calls a client's key, in messages ("Managed ID").
-    key_label: ClassVar[str] = "Managed ID"
+    Its name, labels and capabilities are declared once, in its TargetSpec
+    (targets/registry.py)."""
 
     def __init__(self, partner: Partner, secret: str):
         self.partner = partner

@@ -10,6 +10,7 @@ from cwpublish.config import credentials
 from cwpublish.config.billing_modes import billing_statement
 from cwpublish.config.model import Config, Partner
 from cwpublish.domain.period import Period
+from cwpublish.domain.record import unmapped_names
 from cwpublish.domain.schedule import run_date
 from cwpublish.errors import EXIT_FAILED, EXIT_USAGE, CwpublishError
 from cwpublish.notify.email import check_smtp, check_templates
@@ -144,8 +145,7 @@ def _usage(partner: Partner, period) -> list[Check]:
     checks = [
         Check("ok", name, f"usage for {period}: {len(usage.rows)} row(s) from {usage.source}")
     ]
-    configured = {c.name for c in partner.clients}
-    unmapped = [n for n in usage.rows if n not in configured]
+    unmapped = unmapped_names(usage.rows, (c.name for c in partner.clients))
     if unmapped:
         checks.append(
             Check(

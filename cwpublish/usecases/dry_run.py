@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from cwpublish.config.model import Config
 from cwpublish.domain.outcome import dry_run_exit_code, preview_outcome
-from cwpublish.domain.record import INVOICED
+from cwpublish.domain.record import INVOICED, ClientResult, Status
 from cwpublish.publish.duplicates import duplicate_keys, find_duplicates
 from cwpublish.publish.overwrites import (
     Overwrite,
@@ -71,35 +71,28 @@ def preview(
     missed = {} if force else {k: m for m in missed_by(plan) for k in m.state.keys}
 
     def row(r) -> dict:
-        found = {"name": r.client, "managed_id": r.key, "billable_gb": float(r.billable_gb),
-                 "status": "would-publish", "error": None, "kind": None}
+        found = ClientResult(
+            r.client, r.key, float(r.billable_gb), Status.WOULD_PUBLISH
+        ).to_dict()
         if r.key in duplicates:
-            found.update(status="duplicate",
+            found.update(status=Status.DUPLICATE.value,
                          error="already published for this period; needs --force")
         elif r.key in newer:
             held = newer[r.key]
-            found.update(status="newer-held", held=held.held, error=(
+            found.update(status=Status.NEWER_HELD.value, held=held.held, error=(
                 f"ConnectWise holds {held.held} ({held.since}), newer than {plan.period}: it "
                 "would be replaced; needs --force"
             ))
         elif r.key in missed:
             reason = missed[r.key].reason(plan.period)
-            found.update(status="invoiced", error=f"{reason}; needs --force", kind=INVOICED)
+            found.update(
+                status=Status.INVOICED.value, error=f"{reason}; needs --force", kind=INVOICED
+            )
         return found
 
     clients = [row(r) for r in plan.to_send]
-    clients += [
-        {
-            "name": c.name,
-            "managed_id": c.managed_id,
-            "billable_gb": c.billable_gb,
-            "status": "failed",
-            "error": c.error,
-            "kind": c.kind,
-        }
-        for c in plan.failed
-    ]
-    sending = sum(1 for c in clients if c["status"] == "would-publish")
+    clients += [{**c.to_dict(), "status": Status.FAILED.value} for c in plan.failed]
+    sending = sum(1 for c in clients if c["status"] == Status.WOULD_PUBLISH)
     status, code = preview_outcome(
         sending, len(clients) - sending, plan.error_exit if plan.error else None
     )

@@ -23,6 +23,7 @@ from cwpublish.config.model import Config
 from cwpublish.domain.outcome import RunResult
 from cwpublish.domain.record import Progress
 from cwpublish.errors import Aborted, InputError, StateError
+from cwpublish.notify.sink import build_sinks
 from cwpublish.publish.duplicates import Duplicate, drop_duplicates, find_duplicates
 from cwpublish.publish.overwrites import (
     Overwrite,
@@ -42,7 +43,7 @@ from cwpublish.publish.run_plans import run_plans
 from cwpublish.publish.summing import attach_context
 from cwpublish.state.lock import PublishLock
 from cwpublish.usecases.invoice_guard import guard_invoiced, read_invoices
-from cwpublish.usecases.retry import check_retry_alone, plan_retry
+from cwpublish.usecases.retry import plan_retry
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,9 @@ class ManualRequest:
     initiated_by: str | None = None
     force: bool = False
     notify: bool = True
-    retry: str | None = None  # --retry: a history entry ID (or unique prefix) to finish
+    # --retry: a history entry ID (or unique prefix) to finish; the entry alone then decides
+    # partner, period and clients (the CLI refuses a selection beside it: check_retry_alone)
+    retry: str | None = None
 
 
 class Prompter(Protocol):
@@ -81,16 +84,7 @@ class Prompter(Protocol):
 def plan_request(config: Config, req: ManualRequest) -> tuple[list[Plan], bool]:
     """(plans, whether it is a backfill) for the request, every usage source read."""
     who = req.initiated_by or default_initiated_by()
-    if req.retry is not None:
-        check_retry_alone(
-            {
-                "--partner": req.partners,
-                "--client": req.clients,
-                "--month": req.month,
-                "--from": req.first,
-                "--to": req.last,
-            }
-        )
+    if req.retry is not None:  # the entry alone decides (cli/publish.py refused a selection)
         plans = plan_retry(config, req.retry, who)
         attach_context(plans, config.state_dir)
         read_invoices(plans)
@@ -205,5 +199,9 @@ def execute_locked(
     """
 
     return run_plans(
-        config, plans, notify=notify, progress=progress, stop_on_failure=stop_on_failure
+        config,
+        plans,
+        sinks=build_sinks(config, notify),
+        progress=progress,
+        stop_on_failure=stop_on_failure,
     )

@@ -7,7 +7,7 @@ from cwpublish import log
 from cwpublish.config.model import Config, Partner
 from cwpublish.domain.schedule import Decision
 from cwpublish.errors import CwpublishError
-from cwpublish.notify.email import preflight_message, send
+from cwpublish.notify.email import not_emailing, preflight_message, send
 from cwpublish.publish.online_checks import online_checks
 
 
@@ -23,10 +23,10 @@ def warn_if_tomorrow_fails(config: Config, partner: Partner, tomorrow: Decision,
         tomorrow.period,
         "; ".join(problems),
     )
-    if not notify or config.smtp is None or not partner.managers:
+    if not_emailing(config, partner, notify) is not None:
         return
 
-    assert tomorrow.run_date is not None
+    assert tomorrow.run_date is not None and config.smtp is not None
     try:
         send(
             config.smtp,

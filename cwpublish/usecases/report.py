@@ -16,6 +16,7 @@ from typing import Any
 
 from cwpublish.config.model import Config, Partner, state_key
 from cwpublish.domain.period import Period, zone
+from cwpublish.domain.record import unmapped_names
 from cwpublish.errors import InputError
 from cwpublish.notify.email import build_message, local_time, render, send
 from cwpublish.publish.usage import read_usage
@@ -51,22 +52,22 @@ def build(config: Config, partner: Partner, period: Period) -> dict:
                 "in_connectwise_gb": "" if sent is None else f"{sent:.2f}",
             }
         )
-    configured = {c.name for c in partner.clients}
+    unmapped_rows = unmapped_names(usage.rows, (c.name for c in partner.clients))
     rows += [
         {
             "client": name,
             "managed_id": "",
-            "billable_gb": f"{gb:.2f}",
+            "billable_gb": f"{usage.rows[name]:.2f}",
             "period": str(period),
             "in_connectwise": "no (unmapped: no client in the config)",
             "in_connectwise_gb": "",
         }
-        for name, gb in usage.rows.items()
-        if name not in configured
+        for name in unmapped_rows
     ]
     rows = [{k: visible(v) for k, v in row.items()} for row in rows]
-    billable = sum(gb for name, gb in usage.rows.items() if name in configured)
-    unmapped = sum(gb for name, gb in usage.rows.items() if name not in configured)
+    unmapped = sum(usage.rows[name] for name in unmapped_rows)
+    mapped = set(usage.rows) - set(unmapped_rows)
+    billable = sum(gb for name, gb in usage.rows.items() if name in mapped)
     return {
         "title": f"rCloud usage report: {partner.name} {period}",
         "partner": partner.name,

@@ -6,16 +6,13 @@ from __future__ import annotations
 from cwpublish import log
 from cwpublish.config.model import Config
 from cwpublish.domain.period import Period
+from cwpublish.domain.record import NOT_REACHED, Entry
 from cwpublish.errors import EXIT_OK, CwpublishError, InputError
 from cwpublish.publish.plan import (
     Plan,
     plan_partner,
 )
 from cwpublish.state.history import History
-
-# A history client status that did not reach ConnectWise: failed (any kind), or unknown (sent
-# by a run that was killed before its answer was recorded). Everything else did reach it.
-NOT_REACHED = ("failed", "unknown")
 
 
 class NothingToRetry(CwpublishError):
@@ -27,7 +24,8 @@ class NothingToRetry(CwpublishError):
 
 def check_retry_alone(options: dict[str, object]) -> None:
     """InputError (one line) naming the options given with --retry: the entry alone decides
-    the partner, period and clients, so a selection beside it would be ambiguous."""
+    the partner, period and clients, so a selection beside it would be ambiguous. Checked
+    once, by the CLI, which sees every option (--scheduled too) before the config loads."""
     given = [name for name, value in options.items() if value]
     if given:
         raise InputError(
@@ -59,9 +57,10 @@ def plan_retry(config: Config, entry_id: str, initiated_by: str) -> list[Plan]:
             f"--retry: ID {entry_id!r} is ambiguous: it starts {len(matches)} history entries "
             f"({ids}); give more of it"
         )
-    entry = history.find(matches[0]["id"]) or {**matches[0], "clients": []}
-    label = f"{entry['id']} ({entry['partner']} {entry['period']})"
-    left = [c for c in entry["clients"] if c["status"] in NOT_REACHED]
+    # the entry's file (checked by History), else its summary: then its rows are missing
+    entry = Entry.from_dict(history.find(matches[0]["id"]) or {**matches[0], "clients": []})
+    label = f"{entry.id} ({entry.partner} {entry.period})"
+    left = [c for c in entry.clients if c.status in NOT_REACHED]
     if not left:
         counted = sum(n for s, n in matches[0].get("counts", {}).items() if s in NOT_REACHED)
         if counted:  # the entry file was lost: its summary still counts failures
@@ -70,36 +69,36 @@ def plan_retry(config: Config, entry_id: str, initiated_by: str) -> list[Plan]:
                 "clients with --partner, --client and --month"
             )
         raise NothingToRetry(f"nothing to retry: every client of {label} reached ConnectWise")
-    partner = next((p for p in config.partners if p.name == entry["partner"]), None)
+    partner = next((p for p in config.partners if p.name == entry.partner), None)
     if partner is None:
         raise InputError(
-            f"--retry: partner {entry['partner']!r} of entry {label} is not in the config"
+            f"--retry: partner {entry.partner!r} of entry {label} is not in the config"
         )
-    if entry.get("site") and entry["site"] != partner.connectwise.site:
+    if entry.site and entry.site != partner.connectwise.site:
         log.warning(
             "--retry: entry %s was published to %s; the config now publishes to %s",
-            entry["id"],
-            entry["site"],
+            entry.id,
+            entry.site,
             partner.connectwise.site,
         )
     try:
-        period = Period.parse(entry["period"])
+        period = Period.parse(entry.period)
     except ValueError as e:
         raise InputError(f"--retry: entry {label}: {e}") from None
     by_key = {c.managed_id: c for c in partner.clients}
     by_name = {c.name: c for c in partner.clients}
     picked, gone = set(), []
     for row in left:
-        client = by_key.get(row["managed_id"]) or by_name.get(row["name"])
+        client = by_key.get(row.managed_id) or by_name.get(row.name)
         if client is None:
-            gone.append(f"{row['name']} ({row['managed_id']})")
+            gone.append(f"{row.name} ({row.managed_id})")
         else:
             picked.add(client.managed_id)
     if gone:
         log.warning(
             "--retry: %d client(s) of entry %s are no longer in the config; skipped: %s",
             len(gone),
-            entry["id"],
+            entry.id,
             ", ".join(gone),
         )
     clients = [c for c in partner.clients if c.managed_id in picked]

@@ -31,7 +31,7 @@ from cwpublish import log
 from cwpublish.config.model import Config, Partner, state_key
 from cwpublish.domain.outcome import RunResult
 from cwpublish.domain.period import Period, zone
-from cwpublish.domain.record import INVOICED
+from cwpublish.domain.record import INVOICED, Status
 from cwpublish.domain.schedule import (
     Attempt,
     DayState,
@@ -197,6 +197,7 @@ def _publish_due(
     """Plan the clients still pending of each due partner, then send them (run_plans); a
     period done tonight is closed in `state`, so it is not tried again."""
     from cwpublish.domain.record import ClientResult
+    from cwpublish.notify.sink import build_sinks
     from cwpublish.publish.overwrites import fail_overwrites, find_overwrites
     from cwpublish.publish.plan import plan_partner
     from cwpublish.publish.recording import catch_up
@@ -238,7 +239,7 @@ def _publish_due(
                     c.name,
                     c.managed_id,
                     None,
-                    "skipped",
+                    Status.SKIPPED,
                     "already published automatically for this period"
                     if since is None
                     else "already published for this period (automatically, or by hand since "
@@ -250,33 +251,35 @@ def _publish_due(
             plans.append(plan)
         if not force:  # never replace a newer month a person published (overwrites.py)
             fail_overwrites(plans, find_overwrites(config.state_dir, plans, single_period=False))
-
-        def after(plan: Plan, entry: Entry) -> None:
-            """Runs before the entry is recorded (run_plans): history, ledger and email
-            carry when the schedule tries again."""
-            due = retried.get(plan.partner.name)
-            if due and entry.status != "success":
-                entry.scheduled_retry = retry_note(due)
-            ping(plan.partner.schedule.ping_url, "" if entry.status == "success" else "fail")
-
-        result = run_plans(
-            config,
-            plans,
-            notify=notify,
-            before=lambda plan: ping(plan.partner.schedule.ping_url, "start"),
-            after=after,
-        )
+        sinks = [_retry_notes(retried), *build_sinks(config, notify)]  # notes before the email
+        result = run_plans(config, plans, sinks=sinks)
     for entry in result.entries:
         due = retried.get(entry.partner)
         if due and entry.status == "success":
             state.set_attempt(due.key, replace(due.attempt, open=False))
         elif due:  # remembered, so the following nights do not resend them
             invoiced = sorted(
-                c.managed_id for c in entry.clients if c.status == "failed" and c.kind == INVOICED
+                c.managed_id
+                for c in entry.clients
+                if c.status == Status.FAILED and c.kind == INVOICED
             )
             state.set_attempt(due.key, replace(due.attempt, invoiced=tuple(invoiced)))
     state.save()
     return result
+
+
+def _retry_notes(retried: dict[str, Due]):
+    """A sink noting in each entry that did not publish everything when the schedule tries
+    again (`scheduled_retry`), before it is recorded: history, ledger and email carry it."""
+    from cwpublish.notify.sink import Sink  # with the publishing code: only when something is due
+
+    class RetryNotes(Sink):
+        def finished(self, plan: Plan, entry: Entry) -> None:
+            due = retried.get(plan.partner.name)
+            if due and entry.status != "success":
+                entry.scheduled_retry = retry_note(due)
+
+    return RetryNotes()
 
 
 def _hold_invoiced(plan: Plan, held: set[str], due: Due) -> None:
@@ -287,7 +290,7 @@ def _hold_invoiced(plan: Plan, held: set[str], due: Due) -> None:
     for r in [r for r in plan.to_send if r.key in held]:
         plan.to_send.remove(r)
         plan.failed.append(ClientResult(
-            r.client, r.key, float(r.billable_gb), "failed",
+            r.client, r.key, float(r.billable_gb), Status.FAILED,
             f"not sent again: its automatic publish of {due.attempt.first_try} failed because "
             f"the agreement invoice went out without {due.period}'s usage; that needs a person "
             f"(bill it by hand, or: cwpublish publish --partner {due.partner.name} --client "

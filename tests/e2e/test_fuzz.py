@@ -74,7 +74,7 @@ def test_mutated_valid_configs(tmp_path, changes):
 
 def usage_from(tmp_path, raw: bytes) -> UsageSource:
     (tmp_path / "u.csv").write_bytes(raw)
-    return UsageSource("csv", "u.csv", tmp_path)
+    return UsageSource(kind="csv", location="u.csv", base_dir=tmp_path)
 
 
 @FUZZ
@@ -113,7 +113,8 @@ def test_valid_csv_gives_exactly_its_values(tmp_path, rows, bom, newline):
         writer.writerow([name, str(gb)])
     raw = (("\ufeff" if bom else "") + out.getvalue()).encode("utf-8")
     (tmp_path / "u.csv").write_bytes(raw)
-    usage = read_usage(UsageSource("csv", "u.csv", tmp_path), Period(2026, 11))
+    source = UsageSource(kind="csv", location="u.csv", base_dir=tmp_path)
+    usage = read_usage(source, Period(2026, 11))
     expected = {n: g.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) for n, g in rows.items()}
     assert usage.rows == expected
 
@@ -169,8 +170,8 @@ def test_cli_with_random_usage_bytes_publishes_exactly_or_exits_2(sim, make_conf
     assert "Traceback" not in result.stdout + result.stderr
     held = sim.sim.state()["configurations"].get("acme", {})
     try:
-        expected = read_usage(UsageSource("csv", usage_file.name, usage_file.parent),
-                              Period.of(date.today())).rows
+        source = UsageSource(kind="csv", location=usage_file.name, base_dir=usage_file.parent)
+        expected = read_usage(source, Period.of(date.today())).rows
     except InputError as e:
         assert result.exit_code == 2 and held == {}
         assert str(e) in result.stdout and "\n" not in str(e)

@@ -292,3 +292,64 @@ def test_an_unknown_key_ending_in_a_line_break_is_named_on_one_line(tmp_path):
     found = problems(tmp_path, {"0\n": None})
     assert "'0\\n': unknown key" in found
     assert all("\n" not in p for p in found)
+
+
+@pytest.mark.parametrize(("api", "secret"), [("soap", "integrator password"),
+                                             ("rest", "API private key")])
+def test_an_http_site_names_the_targets_own_secret(tmp_path, api, secret):
+    """The secret named in messages is the one its TargetSpec declares (also what the
+    credentials prompt and check-config say)."""
+    from conftest import rest_partner_config
+    from cwpublish.targets.registry import TARGETS
+
+    partner = (rest_partner_config if api == "rest" else partner_config)("http://cw.example.com")
+    partner["connectwise"].pop("allow_insecure_http")
+    assert TARGETS[api].secret_label == secret
+    [problem] = problems(tmp_path, {"partners": [partner]})
+    assert problem == (f"partners[0].connectwise.site: http:// would send the {secret} in clear; "
+                       "use https:// (allow_insecure_http: true is only for a simulator on "
+                       "loopback)")
+
+
+@pytest.mark.parametrize("api", ["soap", "rest"])
+def test_every_field_of_a_targets_settings_is_a_config_key(tmp_path, api):
+    """A target's config keys are its settings dataclass's fields: each field given with the
+    value it loads to is accepted, and a key that is no field is named with its path."""
+    from dataclasses import fields
+
+    from conftest import rest_partner_config
+    from cwpublish.targets.registry import target_settings
+
+    partner = (rest_partner_config if api == "rest" else partner_config)("http://127.0.0.1:9")
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"partners": [partner]}))
+    loaded = load_config(path).partners[0].connectwise.settings
+    every = {f.name: getattr(loaded, f.name) for f in fields(target_settings(api).model)}
+    partner["connectwise"].update({k: v for k, v in every.items() if v is not None})
+    path.write_text(yaml.safe_dump({"partners": [partner]}))
+    assert load_config(path).partners[0].connectwise.settings == loaded
+    partner["connectwise"]["batch_sise"] = 5
+    assert "partners[0].connectwise.batch_sise: unknown key" in problems(
+        tmp_path, {"partners": [partner]})[0]
+
+
+def test_a_cache_entry_written_under_other_rules_is_not_used(tmp_path, monkeypatch):
+    """The parse cache's format is derived from the rules' source: an entry written by a
+    cwpublish with other rules is never trusted, even for the same bytes."""
+    import json
+
+    from cwpublish.config import cache
+
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(with_partner()))
+    with monkeypatch.context() as m:
+        m.setattr(cache, "cache_format", lambda: "older-rules")
+        load_config(path)  # cached under the older rules' format
+    [entry] = (tmp_path / "home" / ".cache" / "cwpublish").glob("config-*.json")
+    head, _, body = entry.read_bytes().partition(b"\n")
+    header = json.loads(head)
+    assert header["format"] == "older-rules"
+    header["data"]["partners"][0]["name"] = "decided-otherwise"  # what the old rules built
+    entry.write_bytes(json.dumps(header).encode() + b"\n" + body)
+    assert load_config(path).partners[0].name == "acme"
+    assert json.loads(entry.read_bytes().partition(b"\n")[0])["format"] == cache.cache_format()

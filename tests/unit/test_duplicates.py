@@ -13,8 +13,8 @@ from cwpublish.state.ledger import Ledger
 
 
 def partner(name: str) -> Partner:
-    clients = (Client("A", "A-1"), Client("B", "B-1"))
-    return Partner(name, None, None, clients)  # type: ignore[arg-type]
+    clients = (Client(name="A", managed_id="A-1"), Client(name="B", managed_id="B-1"))
+    return Partner(name=name, connectwise=None, usage=None, clients=clients)  # type: ignore[arg-type]
 
 
 def plan(p: Partner, period: Period, *keys: str) -> Plan:

@@ -14,6 +14,7 @@ import pytest
 from conftest import USAGE, partner_config
 from cwpublish.config.load import load_config
 from cwpublish.domain.record import ClientResult, Entry
+from cwpublish.notify.sink import build_sinks
 from cwpublish.publish.recording import Recorder
 from cwpublish.state import history as history_module
 from cwpublish.state.history import History, summarize
@@ -174,7 +175,7 @@ def count_writes(monkeypatch) -> Counter:
 
 def recorder_for(config_path: Path, notify: bool) -> tuple[Recorder, object]:
     config = load_config(config_path)
-    return Recorder(config, notify), config.partners[0]
+    return Recorder(config, build_sinks(config, notify)), config.partners[0]
 
 
 @pytest.mark.parametrize("notify, smtp", [(False, True), (True, False)])

@@ -16,8 +16,10 @@ NOV = Period(2026, 11)
 
 
 def partner(schedule: Schedule | None) -> Partner:
-    cw = ConnectWise("https://cw.example", "acme", None)
-    return Partner("acme", cw, UsageSource("csv", "u.csv", Path(".")), (), (), schedule)
+    cw = ConnectWise(site="https://cw.example", company_id="acme", settings=None)
+    return Partner(name="acme", connectwise=cw,
+                   usage=UsageSource(kind="csv", location="u.csv", base_dir=Path(".")),
+                   clients=(), schedule=schedule)
 
 
 def state(last: date | None) -> AgreementInvoices:

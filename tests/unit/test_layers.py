@@ -271,14 +271,16 @@ def test_validating_a_targets_settings_loads_no_transport():
     import subprocess
     import sys
 
-    from cwpublish.targets.registry import SETTINGS
+    from cwpublish.targets.registry import TARGETS
 
+    settings = sorted(spec.settings_module for spec in TARGETS.values())
     probe = (
         "import sys, importlib\n"
-        f"for m in {sorted(SETTINGS.values())!r}: importlib.import_module(m)\n"
+        f"for m in {settings!r}: importlib.import_module(m)\n"
         "print(sorted(m for m in sys.modules if m.startswith('cwpublish.targets.')))\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True).stdout
     loaded = ast.literal_eval(out)
-    assert set(loaded) == {*SETTINGS.values(), *(m.rsplit(".", 1)[0] for m in SETTINGS.values())}
+    packages = {m.rsplit(".", 1)[0] for m in settings}
+    assert set(loaded) == {*settings, *packages, "cwpublish.targets.registry"}

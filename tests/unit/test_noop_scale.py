@@ -67,7 +67,7 @@ def built(monkeypatch) -> list:
     init = Client.__init__
 
     def counting(self, *args, **kwargs):
-        made.append(args)
+        made.append((kwargs["name"],))  # keyword-only: who was built, by name
         init(self, *args, **kwargs)
 
     monkeypatch.setattr(Client, "__init__", counting)

@@ -27,7 +27,8 @@ from cwpublish.state.schedule_state import ScheduleState
 
 
 def partner(site: str = "https://cw.acme.example", company: str = "acme", name: str = "acme"):
-    return Partner(name, ConnectWise(site, company, None), None, ())  # type: ignore[arg-type]
+    cw = ConnectWise(site=site, company_id=company, settings=None)
+    return Partner(name=name, connectwise=cw, usage=None, clients=())  # type: ignore[arg-type]
 
 
 def entry(period: str, site: str = "https://cw.acme.example", mode: str = "automatic") -> Entry:

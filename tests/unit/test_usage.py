@@ -27,7 +27,7 @@ def source(
     if content is not None:
         data = content if isinstance(content, bytes) else content.encode()
         (tmp_path / location.format(year=2026, month=11)).write_bytes(data)
-    return UsageSource(kind, location, tmp_path)
+    return UsageSource(kind=kind, location=location, base_dir=tmp_path)
 
 
 def test_csv_with_bom_quotes_and_rounding(tmp_path):
@@ -46,12 +46,13 @@ def test_json_source(tmp_path):
 
 
 def test_command_source_gets_the_period(tmp_path):
-    src = UsageSource("command", "printf 'client,billable_gb\\nA,{year}.{month}\\n'", tmp_path)
+    src = UsageSource(kind="command", location="printf 'client,billable_gb\\nA,{year}.{month}\\n'",
+                      base_dir=tmp_path)
     assert read_usage(src, NOV).rows == {"A": Decimal("2026.11")}
 
 
 def test_failing_command_is_named(tmp_path):
-    src = UsageSource("command", "echo boom >&2; exit 3", tmp_path)
+    src = UsageSource(kind="command", location="echo boom >&2; exit 3", base_dir=tmp_path)
     with pytest.raises(
         InputError,
         match=r"usage command `echo boom >&2; exit 3` exited with 3 "

@@ -11,14 +11,14 @@ from typing import Any
 
 from cwpublish.config.model import Client, ConnectWise, default
 from cwpublish.domain.record import device_identifier
+from cwpublish.targets.registry import TargetSettings
 
-SECRET_LABEL = "API private key"  # the partner secret in the keyring
 MODES = ("configuration", "agreement_addition")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _VERSION = re.compile(r"^\d{4}\.\d{1,2}$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RestSettings:
     """The API member, the integration's clientId, and where the usage goes."""
 
@@ -31,8 +31,6 @@ class RestSettings:
     agreement_type: str | None = None  # agreement_addition: which active agreement
 
 
-REQUIRED = ("public_key", "client_id")
-KEYS = {*REQUIRED, "api_version", "publish_to", "configuration_type", "product", "agreement_type"}
 
 
 def validate(v: Any, m: dict, where: str) -> RestSettings | None:
@@ -85,8 +83,6 @@ def device_id_problem(device_id: str) -> str | None:
 def client_problem(cw: ConnectWise, client: Client) -> str | None:
     """Why a client cannot be published over REST (config validation): in configuration
     mode, its record identifier would not fit in ConnectWise."""
-    # lazy: validating the config loads no module of the target beside this one (test_layout)
-
     if cw.settings.publish_to != "configuration":
         return None
     problem = device_id_problem(device_identifier(client.managed_id))
@@ -108,3 +104,31 @@ def single_period(cw: ConnectWise) -> str | None:
 def secret_owner(cw: ConnectWise) -> str:
     """Whose secret it is, for messages: the API member's public key."""
     return f"API member {cw.company_id}+{cw.settings.public_key}"
+
+
+class _Rest(TargetSettings):
+    """The REST target: a configuration per client and month, or (agreement_addition) one
+    quantity per client company and product, summing its clients."""
+
+    model = RestSettings
+
+    def validate(self, v: Any, m: dict, where: str) -> RestSettings | None:
+        return validate(v, m, where)
+
+    def secret_owner(self, cw: ConnectWise) -> str:
+        return secret_owner(cw)
+
+    def record_kind(self, cw: ConnectWise) -> str:
+        return record_kind(cw)
+
+    def single_period(self, cw: ConnectWise) -> str | None:
+        return single_period(cw)
+
+    def sums_clients(self, cw: ConnectWise) -> bool:
+        return record_kind(cw) == "agreement_addition"
+
+    def client_problem(self, cw: ConnectWise, client: Client) -> str | None:
+        return client_problem(cw, client)
+
+
+SETTINGS = _Rest()  # named in targets/registry.py

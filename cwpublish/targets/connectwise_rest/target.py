@@ -26,7 +26,6 @@ from cwpublish.errors import ConnectWiseError, LoginRejected
 from cwpublish.targets.base import Sent, Target
 from cwpublish.targets.connectwise_rest import invoicing, lookups
 from cwpublish.targets.connectwise_rest.client import RestClient
-from cwpublish.targets.connectwise_rest.settings import SECRET_LABEL
 from cwpublish.targets.connectwise_rest.writes import (
     Write,
     addition_write,
@@ -43,9 +42,6 @@ KEYS_FIX = (
 
 class RestTarget(Target):
     """A partner's cloud ConnectWise through REST, as its API member."""
-
-    secret_label = SECRET_LABEL
-    key_label = "company"
 
     def __init__(self, partner: Partner, secret: str):
         super().__init__(partner, secret)
@@ -180,8 +176,9 @@ class RestTarget(Target):
         return self.problems.get(key) or f"no ConnectWise company for {key!r}"
 
     def send(self, records: list[UsageRecord], progress: Progress | None = None) -> Sent:
-        if self.setup is None:
-            self.preflight()
+        """After preflight() (the core's order, targets/base.py). The companies are what a
+        write needs: when the core's look-up of them failed (it then sends anyway), they are
+        looked up once more here, and a record without one is the unknown key it is."""
         try:
             if not self.companies and not self.problems:
                 self.known_keys()

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from cwpublish.config.model import ConnectWise, default
+from cwpublish.targets.registry import TargetSettings
 
 DEFAULT_API_PATH = "/v4_6_release/apis/2.0/ManagedDeviceApi.asmx"
-SECRET_LABEL = "integrator password"  # the partner secret in the keyring
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SoapSettings:
     """The integrator login and the Managed Device API's names for a partner's site."""
 
@@ -27,7 +27,6 @@ class SoapSettings:
 
 
 REQUIRED = ("integrator_username", "management_it_name", "backup_stats_name")
-KEYS = {*REQUIRED, "api_path", "wsdl", "batch_size"}
 
 
 def validate(v: Any, m: dict, where: str) -> SoapSettings | None:
@@ -56,3 +55,18 @@ def endpoint(cw: ConnectWise) -> str:
 def secret_owner(cw: ConnectWise) -> str:
     """Whose secret it is, for messages: the integrator login."""
     return cw.settings.integrator_username
+
+
+class _Soap(TargetSettings):
+    """The SOAP target: one configuration per client and month (the defaults)."""
+
+    model = SoapSettings
+
+    def validate(self, v: Any, m: dict, where: str) -> SoapSettings | None:
+        return validate(v, m, where)
+
+    def secret_owner(self, cw: ConnectWise) -> str:
+        return secret_owner(cw)
+
+
+SETTINGS = _Soap()  # named in targets/registry.py

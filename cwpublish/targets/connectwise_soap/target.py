@@ -13,15 +13,13 @@ from cwpublish.targets.base import Sent, Target
 from cwpublish.targets.connectwise_soap.batches import send_batches
 from cwpublish.targets.connectwise_soap.client import ConnectWiseClient
 from cwpublish.targets.connectwise_soap.envelope import preview_envelope
-from cwpublish.targets.connectwise_soap.settings import SECRET_LABEL, endpoint
+from cwpublish.targets.connectwise_soap.settings import endpoint
 
 REJECTED = "the login or the Management IT Name"
 
 
 class SoapTarget(Target):
     """A partner's site through the SOAP Managed Device API, logged in as its integrator."""
-
-    secret_label = SECRET_LABEL
 
     def __init__(self, partner: Partner, secret: str):
         super().__init__(partner, secret)

@@ -70,12 +70,14 @@ def test_a_record_identifier_over_100_characters_is_a_config_problem():
     def cw(mode: str) -> SimpleNamespace:
         return SimpleNamespace(settings=SimpleNamespace(publish_to=mode))
 
-    assert client_problem(cw("configuration"), Client("Acme", "A" * 93)) is None  # 7 + 93
-    problem = client_problem(cw("configuration"), Client("Acme", "A" * 94))
+    fits = Client(name="Acme", managed_id="A" * 93)
+    too_long = Client(name="Acme", managed_id="A" * 94)
+    assert client_problem(cw("configuration"), fits) is None  # 7 + 93
+    problem = client_problem(cw("configuration"), too_long)
     assert problem and "client 'Acme'" in problem and "101 characters" in problem
     assert "at most 100" in problem
     # an addition is found by its agreement and product: no identifier to hold
-    assert client_problem(cw("agreement_addition"), Client("Acme", "A" * 94)) is None
+    assert client_problem(cw("agreement_addition"), too_long) is None
 
 
 def _query(chunk: list[str], condition) -> int:
