@@ -109,8 +109,10 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     keyring.core._keyring_backend = None  # re-read PYTHON_KEYRING_BACKEND for this test
     from cwpublish import redaction
+    from cwpublish.targets import pacing
 
     redaction.forget_all()  # each test is a fresh run: no secret registered by another
+    monkeypatch.setattr(pacing, "_sites", {})  # nor a site's pace learnt by another
     yield
     keyring.core._keyring_backend = None
 
