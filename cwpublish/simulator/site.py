@@ -12,6 +12,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from cwpublish.simulator.rest_limit import RateLimits
 from cwpublish.simulator.rest_site import RestSite
 
 NS = "http://connectwise.com"
@@ -122,6 +123,7 @@ class SimulatedConnectWise:
             self.faults: list[dict] = []
             self.busy_seconds = 0.0
             self.rest = RestSite(self.tenants.values())  # REST v3.0 data (rest_site.py)
+            self.limits = RateLimits(self.tenants.values())  # Cloudflare's (rest_limit.py)
 
     def state(self) -> dict:
         with self.lock:
