@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from cwpublish.config.cache import ClientsLine
+from cwpublish.config.costs import cost_per_gb
 from cwpublish.config.fields import CONTROL_RE, FieldReader, join
 from cwpublish.config.model import Client, Deferred, GcPaused, default
 from cwpublish.errors import ConfigError
 
-CLIENT_KEYS = {"name", "managed_id", "publish", "company", "agreement"}
+CLIENT_KEYS = {"name", "managed_id", "publish", "company", "agreement", "cost_per_gb"}
 
 
 class ClientReader(FieldReader):
@@ -38,13 +39,14 @@ class ClientReader(FieldReader):
         agreement = self.string(m, "agreement", at)
         managed_id = self.string(m, "managed_id", at) or (company if rest else None)
         publish = self.boolean(m, "publish", at, default(Client, "publish"))
+        cost = cost_per_gb(self, m, at)
         if not rest:
             for key in ("company", "agreement"):
                 if m.get(key) is not None:
                     self.fail(join(at, key), "only with connectwise.api: rest")
         if not (name and managed_id):
             return None
-        return Client(name, managed_id, publish, company, agreement)
+        return Client(name, managed_id, publish, company, agreement, cost)
 
     def clients(
         self, raw: Any, where: str, api: str = "soap"
@@ -136,8 +138,8 @@ def plain_client(item: Any, api: str = "soap") -> Client | None:
     The one shape both fast paths accept; anything else goes through ClientReader.client, which
     reports it. Never converts: a number where text belongs is not plain.
     """
-    if type(item) is not dict or not item.keys() <= CLIENT_KEYS:
-        return None
+    if type(item) is not dict or not item.keys() <= CLIENT_KEYS or "cost_per_gb" in item:
+        return None  # cost_per_gb: read (and checked) by ClientReader.client
     company = agreement = None
     if api == "rest":
         company, agreement = item.get("company"), item.get("agreement")

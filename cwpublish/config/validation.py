@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from cwpublish.config.costs import cost_per_gb
 from cwpublish.config.fields import join, kind
 from cwpublish.config.model import (
     Config,
@@ -160,7 +161,7 @@ class Validator(SectionReader):
         m = self.mapping(
             raw,
             where,
-            {"name", "connectwise", "schedule", "managers", "usage", "clients"},
+            {"name", "connectwise", "schedule", "managers", "usage", "clients", "cost_per_gb"},
             ("name", "connectwise", "usage", "clients"),
         )
         name = self.string(m, "name", where)
@@ -183,9 +184,10 @@ class Validator(SectionReader):
         clients = self.clients(
             m.get("clients"), join(where, "clients"), cw.api if cw else DEFAULT_API
         )
+        cost = cost_per_gb(self, m, where)
         if not (name and cw and usage) or clients is None:
             return None
-        return Partner(name, cw, usage, clients, managers, schedule)
+        return Partner(name, cw, usage, clients, managers, schedule, cost)
 
     def connectwise(self, raw: Any, where: str) -> ConnectWise | None:
         """The common keys here; the chosen API's own keys by its settings module (for trusted
