@@ -26,14 +26,14 @@ CLIENT_ID = "5d1d8b5e-6a43-4a4f-9a38-2b8f1f5c9a01"
 
 
 class RestWorkspace:
-    def __init__(self) -> None:
+    def __init__(self, clients: int = CLIENTS) -> None:
         self.tmp = tempfile.TemporaryDirectory()
         d = self.dir = Path(self.tmp.name)
         self.env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
                     "XDG_DATA_HOME": str(d / "data"), "XDG_CACHE_HOME": str(d / "cache"),
                     "XDG_STATE_HOME": str(d / "state"),
                     "CWPUBLISH_INITIATED_BY": "bench@example.com"}
-        ids = [f"C{i:05d}" for i in range(CLIENTS)]
+        ids = [f"C{i:05d}" for i in range(clients)]
         self.rows = [(f"Client {i:05d}", c, f"{(i * 37) % 5000 + 0.25:.2f}")
                      for i, c in enumerate(ids)]
         (d / "sim.yaml").write_text(yaml.safe_dump({"tenants": [{

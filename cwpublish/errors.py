@@ -60,6 +60,28 @@ COMMAND_EXIT_CODES: dict[str, dict[int, str]] = {
         EXIT_FAILED: "the email could not be sent, or the state cannot be read",
         EXIT_USAGE: f"usage data error, a future month, or {_CONFIG}",
     },
+    "map": {
+        EXIT_OK: "listed (and written with --write)",
+        EXIT_FAILED: "ConnectWise unreachable",
+        EXIT_USAGE: f"usage data error, nothing to write, a file that would not validate, "
+        f"or {_CONFIG}",
+        EXIT_DECLINED: "declined at the --write confirmation; nothing written",
+        EXIT_LOGIN: "ConnectWise rejected the login or keys",
+    },
+    "migrate": {
+        EXIT_OK: "every SOAP client placed and the REST pre-flight passed",
+        EXIT_FAILED: "ConnectWise unreachable",
+        EXIT_USAGE: f"not a SOAP partner, no private key, or {_CONFIG}",
+        EXIT_PARTIAL: "some clients could not be placed (each listed with why)",
+        EXIT_LOGIN: "ConnectWise rejected the REST keys or clientId",
+    },
+    "reconcile": {
+        EXIT_OK: "everything agrees: usage, the ledger and ConnectWise",
+        EXIT_FAILED: "ConnectWise unreachable, the email could not be sent, or state unreadable",
+        EXIT_USAGE: f"usage data error, missing credentials, a future month, or {_CONFIG}",
+        EXIT_PARTIAL: "something differs, or a line is billed below cost (causes shown)",
+        EXIT_LOGIN: "ConnectWise rejected the API member keys or the clientId",
+    },
     "init": {
         EXIT_OK: "written",
         EXIT_USAGE: "the file exists or cannot be written, or its path has an unset $VAR",

@@ -108,9 +108,11 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.chdir(tmp_path)
     keyring.core._keyring_backend = None  # re-read PYTHON_KEYRING_BACKEND for this test
+    from cwpublish.targets import pacing
     from cwpublish.text import redaction
 
     redaction.forget_all()  # each test is a fresh run: no secret registered by another
+    monkeypatch.setattr(pacing, "_sites", {})  # nor a site's pace learnt by another
     yield
     keyring.core._keyring_backend = None
 

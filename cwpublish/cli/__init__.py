@@ -6,7 +6,17 @@ credentials, init, report.
 """
 
 # registers the commands, in the order of today's --help
-from cwpublish.cli import check, credentials, history, init, publish, report  # noqa: F401
+from cwpublish.cli import (  # noqa: F401
+    check,
+    credentials,
+    history,
+    init,
+    map,
+    migrate,
+    publish,
+    reconcile,
+    report,
+)
 from cwpublish.cli.base import cli
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cwpublish.config.cache import ClientsLine
+from cwpublish.config.costs import cost_per_gb
 from cwpublish.config.fields import CONTROL_RE, FieldReader, join
 from cwpublish.config.model import Client, Deferred, GcPaused, default, keys_of
 from cwpublish.errors import ConfigError
@@ -39,6 +40,7 @@ class ClientReader(FieldReader):
         agreement = self.string(m, "agreement", at)
         managed_id = self.string(m, "managed_id", at) or (company if by_company else None)
         publish = self.boolean(m, "publish", at, default(Client, "publish"))
+        cost = cost_per_gb(self, m, at)
         if not by_company:
             for key in ("company", "agreement"):
                 if m.get(key) is not None:
@@ -47,7 +49,7 @@ class ClientReader(FieldReader):
             return None
         return Client(
             name=name, managed_id=managed_id, publish=publish, company=company,
-            agreement=agreement,
+            agreement=agreement, cost_per_gb=cost,
         )
 
     def clients(
@@ -140,8 +142,8 @@ def plain_client(item: Any, api: str = "soap") -> Client | None:
     The one shape both fast paths accept; anything else goes through ClientReader.client, which
     reports it. Never converts: a number where text belongs is not plain.
     """
-    if type(item) is not dict or not item.keys() <= CLIENT_KEYS:
-        return None
+    if type(item) is not dict or not item.keys() <= CLIENT_KEYS or "cost_per_gb" in item:
+        return None  # cost_per_gb: read (and checked) by ClientReader.client
     company = agreement = None
     if TARGETS[api].client_company:
         company, agreement = item.get("company"), item.get("agreement")

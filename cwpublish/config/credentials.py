@@ -10,10 +10,12 @@ Secret files (`partner.<name>`, `smtp`) are read with these rules, each refusal 
 naming the file and the fix (exit 2):
 - symlinks are followed (Kubernetes mounts each key as a symlink into `..data/`); what is
   checked is the file finally opened, through its descriptor (no check-then-open race);
-- it must be a regular file, not readable or writable by group or others (mode & 0o077 == 0,
-  e.g. 0400 or 0600), and owned by the user cwpublish runs as or by root (root-owned files
-  are what systemd, Kubernetes and Docker create; another user's file could be read or changed
-  by that user);
+- it must be a regular file owned by the user cwpublish runs as or by root (root-owned files
+  are what systemd, Kubernetes and Docker create), that no one else may read or change:
+  mode 0600 or 0400, or an ACL granting only this user (systemd's `LoadCredential=` with
+  `User=`); see secret_files.py;
+- $CREDENTIALS_DIRECTORY, when set, must be a folder this user can look into
+  (CredentialsDirectoryError, not a silent fall-back to the keyring);
 - exactly one final line break (LF or CRLF) is removed; an empty file, any other control
   character, text that is not UTF-8 or more than 16 KiB is refused.
 """
@@ -21,11 +23,15 @@ naming the file and the fix (exit 2):
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 from cwpublish.config.fields import CONTROL_RE
 from cwpublish.config.model import Partner, Smtp
+from cwpublish.config.secret_files import (
+    SecretFileError,
+    check_directory,
+    check_file,
+)
 from cwpublish.errors import CredentialsError
 from cwpublish.targets.registry import TARGETS, target_settings
 from cwpublish.text.redaction import register
@@ -40,10 +46,6 @@ KEYRING_HINT = (
     "`dbus-run-session` with an unlocked keyring, or put the secret in a file in "
     "$CREDENTIALS_DIRECTORY"
 )
-
-
-class SecretFileError(CredentialsError):
-    """A secret file exists but cannot be used (mode, owner, type or content)."""
 
 
 def partner_key(partner: Partner) -> str:
@@ -97,7 +99,7 @@ def get_secret(key: str, what: str, set_hint: str) -> str:
         value = _keyring_get(key, what)
         if not value:
             raise CredentialsError(
-                f"{what} is not in the keyring{_nor_file(key)}; run `{set_hint}`"
+                f"{what} is not in the keyring{_nor_file(key)}; {_store_hint(key, set_hint)}"
             )
         problem = control_character(value)
         if problem:  # stored by an older version, or by another tool
@@ -151,8 +153,11 @@ def secret_file_path(key: str) -> Path | None:
 
 
 def secret_file(key: str) -> Path | None:
-    """The secret's file when it exists (a symlink counts, even a broken one), else None."""
+    """The secret's file when it exists (a symlink counts, even a broken one), else None;
+    CredentialsDirectoryError when $CREDENTIALS_DIRECTORY is set but not a usable folder."""
     path = secret_file_path(key)
+    if path is not None:
+        check_directory(str(path.parent))
     return path if path is not None and os.path.lexists(path) else None
 
 
@@ -171,7 +176,7 @@ def read_secret_file(path: Path) -> str:
     except OSError as e:
         raise SecretFileError(f"{path}: cannot open: {e.strerror}") from None
     try:
-        _check_file(path, os.fstat(fd))
+        check_file(path, fd, os.fstat(fd))
         data = b""
         while len(data) <= MAX_FILE_BYTES and (chunk := os.read(fd, MAX_FILE_BYTES + 1)):
             data += chunk
@@ -197,29 +202,28 @@ def read_secret_file(path: Path) -> str:
     return text
 
 
-def _check_file(path: Path, st: os.stat_result) -> None:
-    """Refuse what is not a regular file, another user's file, or one others can read."""
-    real = os.path.realpath(path)
-    shown = f"{path} (-> {real})" if real != os.path.abspath(path) else str(path)
-    if not stat.S_ISREG(st.st_mode):
-        raise SecretFileError(f"{shown}: not a regular file; put the secret in a plain file")
-    uid = os.geteuid() if hasattr(os, "geteuid") else None
-    if uid is not None and st.st_uid not in (uid, 0):
-        raise SecretFileError(
-            f"{shown}: owned by uid {st.st_uid}, not by uid {uid} that cwpublish runs as nor "
-            f"by root, so that user can read or change it; run `chown {uid} {real}`"
-        )
-    if uid is not None and st.st_mode & 0o077:
-        raise SecretFileError(
-            f"{shown}: mode {stat.S_IMODE(st.st_mode):04o} lets other users read or change it; "
-            f"run `chmod 600 {real}` (a Kubernetes secret volume: defaultMode: 0400, no fsGroup)"
-        )
-
-
 def _nor_file(key: str) -> str:
     """' nor in /run/credentials/x/partner.acme' when $CREDENTIALS_DIRECTORY is set."""
     path = secret_file_path(key)
     return f" nor in {path}" if path is not None else ""
+
+
+def _file_hint(key: str) -> str:
+    """How to put the secret into $CREDENTIALS_DIRECTORY where it is deployed: a service or
+    a container has no keyring, so advice to use one would be wrong there."""
+    name = secret_file_name(key)
+    return (
+        f"give it as that file: systemd `LoadCredential={name}:/etc/cwpublish/credentials/"
+        f"{name}`, a Kubernetes Secret key `{name}`, or a Docker secret `{name}` "
+        "(mode 0400, owned by the user cwpublish runs as or by root)"
+    )
+
+
+def _store_hint(key: str, set_hint: str) -> str:
+    """Write the file (where $CREDENTIALS_DIRECTORY is set) or run `credentials set`."""
+    if secret_file_path(key) is None:
+        return f"run `{set_hint}`"
+    return f"{_file_hint(key)}, or run `{set_hint}`"
 
 
 def _keyring_get(key: str, what: str | None) -> str | None:
@@ -227,12 +231,14 @@ def _keyring_get(key: str, what: str | None) -> str | None:
     expected in $CREDENTIALS_DIRECTORY (a container without a keyring)."""
     try:
         return _call("get_password", key)
-    except CredentialsError as e:
+    except CredentialsError:
         path = secret_file_path(key)
         if path is None:
             raise
         label = f"{what}: " if what else ""
-        raise CredentialsError(f"{label}no file {path}, and {e}") from None
+        raise CredentialsError(
+            f"{label}no file {path} (and no usable keyring here); {_file_hint(key)}"
+        ) from None
 
 
 def set_secret(key: str, value: str) -> None:

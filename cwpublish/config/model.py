@@ -17,6 +17,7 @@ import gc
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,7 @@ class Client:
     publish: bool = True
     company: str | None = None  # REST: the ConnectWise company identifier
     agreement: str | None = None  # REST agreement_addition: the agreement's name, if several
+    cost_per_gb: Decimal | None = None  # reconcile: what one GB costs (else the partner's)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,6 +127,7 @@ class Partner:
     clients: tuple[Client, ...] = BuiltOnFirstAccess()  # may be given as a Deferred
     managers: tuple[str, ...] = ()
     schedule: Schedule | None = None
+    cost_per_gb: Decimal | None = None  # reconcile: what one GB costs, for clients without one
 
     @property
     def timezone(self) -> str | None:

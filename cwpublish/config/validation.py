@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from cwpublish.config.costs import cost_per_gb
 from cwpublish.config.fields import join, kind
 from cwpublish.config.model import (
     Config,
@@ -176,11 +177,12 @@ class Validator(SectionReader):
         clients = self.clients(
             m.get("clients"), join(where, "clients"), cw.api if cw else DEFAULT_API
         )
+        cost = cost_per_gb(self, m, where)
         if not (name and cw and usage) or clients is None:
             return None
         return Partner(
             name=name, connectwise=cw, usage=usage, clients=clients, managers=managers,
-            schedule=schedule,
+            schedule=schedule, cost_per_gb=cost,
         )
 
     def connectwise(self, raw: Any, where: str) -> ConnectWise | None:

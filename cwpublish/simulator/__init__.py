@@ -36,7 +36,12 @@ next_invoice_date (default: a cycle after the last invoice, else the 1st of next
 invoices [{date, number, amount}], additions [{product, quantity, bill_customer, status,
 effective_date, cancelled_date, unit_price, unit_cost, less_included, billed_quantity}]}],
 configurations [{company, type, name, device_identifier, backup_billable_space_gb,
-backup_year, backup_month}]}.
+backup_year, backup_month}], rate_limit {requests_per_second, retry_after}}.
+A tenant's rate_limit stands for Cloudflare in front of a cloud site: past requests_per_second
+REST requests served in any rolling second (companyinfo counts for its company, the rest for
+the Basic user's company), it answers 429 `error code: 1015` in plain text, with Retry-After
+when retry_after is given, before any fault rule or check. The data key `latency` (seconds;
+serve --latency-ms) delays every SOAP and REST answer.
 
     python -m cwpublish.simulator serve --port 8765    # the built-in sample tenant "acme"
     python -m cwpublish.simulator serve --data demo/simulator.yaml --port 8765
@@ -46,7 +51,9 @@ Without --data it serves sample.yaml, shipped inside the package (package data, 
 demo/simulator.yaml), so an installed cwpublish can rehearse without the source tree.
 
 Control endpoints (JSON): GET /_sim/state, POST /_sim/faults (a list of fault rules),
-POST /_sim/reset, POST /_sim/invoice {"agreement": id, "date": "YYYY-MM-DD", "tenant"?,
+POST /_sim/reset (also restores the data's rate limits), POST /_sim/rate_limit
+{"requests_per_second": N or null (none), "retry_after"?, "tenant"? (default: every tenant)},
+POST /_sim/invoice {"agreement": id, "date": "YYYY-MM-DD", "tenant"?,
 "number"?} (generate the agreement's invoice now: each Billable addition in force that day
 gets billedQuantity = quantity, the invoice is listed at /finance/invoices and in the state,
 the recap's last invoice and the agreement's nextInvoiceDate move; answers {"invoice",

@@ -34,6 +34,7 @@ from cwpublish.simulator.rest_conditions import (
 )
 from cwpublish.simulator.rest_faults import Reply as _Reply
 from cwpublish.simulator.rest_faults import json_reply as _json
+from cwpublish.simulator.rest_limit import company_of
 from cwpublish.simulator.rest_schema import condition_fields
 from cwpublish.simulator.rest_site import AREAS, SCHEMA_OF, RestError, RestTenant
 
@@ -131,6 +132,10 @@ def _no_constants(name: str) -> Any:
 
 def _answer(handler: Any, sim: Any, entry: dict, path: str, api_path: str,
             params: list[tuple[str, str]], body: Any, url: str) -> _Reply:
+    limited = sim.limits.refuse(company_of(path, handler.headers.get("Authorization"),
+                                           COMPANYINFO))
+    if limited is not None:  # Cloudflare, in front of the site: before anything else
+        return limited
     rule = sim.take_fault(entry["operation"], prefix=True) or {}
     if rule:
         entry["fault"] = rule

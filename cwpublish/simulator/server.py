@@ -92,6 +92,16 @@ class _Handler(BaseHTTPRequestHandler):
             with sim.lock:
                 sim.faults = json.loads(raw or b"[]")
             self._send(200, b"{}", "application/json")
+        elif self.path == "/_sim/rate_limit":  # {"requests_per_second", "retry_after"?, ...}
+            try:
+                rule = json.loads(raw or b"null")
+                if not isinstance(rule, dict):
+                    raise ValueError("a JSON object is expected")
+                for name in rule.get("tenant") and [rule["tenant"]] or list(sim.tenants):
+                    sim.limits.set(str(name), rule)
+                self._send(200, b"{}", "application/json")
+            except ValueError as e:
+                self._send(400, json.dumps({"message": str(e)}).encode(), "application/json")
         elif self.path == "/_sim/reset":
             sim.reset()
             self._send(200, b"{}", "application/json")

@@ -12,7 +12,9 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from cwpublish.simulator.rest_limit import RateLimits
 from cwpublish.simulator.rest_site import RestSite
+from cwpublish.simulator.soap_rest_link import mirror
 
 NS = "http://connectwise.com"
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -122,6 +124,7 @@ class SimulatedConnectWise:
             self.faults: list[dict] = []
             self.busy_seconds = 0.0
             self.rest = RestSite(self.tenants.values())  # REST v3.0 data (rest_site.py)
+            self.limits = RateLimits(self.tenants.values())  # Cloudflare's (rest_limit.py)
 
     def state(self) -> dict:
         with self.lock:
@@ -248,4 +251,12 @@ class SimulatedConnectWise:
                     "month": month,
                     "updated_at": now,
                 }
+                rest = self.rest.tenant(tenant["company_id"])
+                if rest is not None:  # the same record, seen over REST (soap_rest_link.py)
+                    mirror(rest, company, {
+                        "name": _text(info, "DeviceName") or managed_id,
+                        "type": company.get("device_type", ""),
+                        "identifier": _text(info, "DeviceIdentifier"), "gb": gb, "year": year,
+                        "month": month,
+                    })
         return ""

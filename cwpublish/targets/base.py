@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from cwpublish.config.model import Partner
+from cwpublish.domain.period import Period
 from cwpublish.domain.record import Progress, RecordResult, UsageRecord
 
 
@@ -31,6 +33,8 @@ class Target(ABC):
 
     Its name, labels and capabilities are declared once, in its TargetSpec
     (targets/registry.py)."""
+    # Whether holdings() reads back what ConnectWise holds (SOAP cannot: reconcile says so).
+    reads_back: ClassVar[bool] = False
 
     def __init__(self, partner: Partner, secret: str):
         self.partner = partner
@@ -67,6 +71,16 @@ class Target(ABC):
     def invoicing(self, keys: list[str]) -> list:
         """The invoicing state (invoicing.AgreementInvoices) of the agreements these clients
         bill on; none for a target that writes no agreement. ConnectWiseError if unreadable."""
+        return []
+
+    def active_companies(self) -> list[dict] | None:
+        """map: every company a client can be published to ({id, identifier, name}); None
+        for a target whose clients are keyed otherwise (SOAP: known_keys() lists them)."""
+        return None
+
+    def holdings(self, keys: list[str], period: Period) -> list:
+        """What ConnectWise holds now for these clients (reconcile), read without writing;
+        none for a target that cannot read it back (reads_back false)."""
         return []
 
     @abstractmethod

@@ -17,6 +17,7 @@ from typing import Any
 
 from cwpublish.config.model import ConnectWise
 from cwpublish.errors import ConnectWiseError
+from cwpublish.targets.diagnose import diagnose
 
 MAX_RESPONSE = 16 * 2**20  # bytes; a real answer is far smaller
 TRANSIENT_HTTP = (429, 502, 503, 504)
@@ -195,19 +196,13 @@ def transport_error(operation: str, host: str, timeout: float, e: Exception) -> 
             kind="response",
         )
     if isinstance(e, requests.exceptions.SSLError):
-        return ConnectWiseError(
-            operation,
-            f"TLS certificate of {host} could not be verified "
-            "(for a private CA set connectwise.ca_bundle)",
-        )
+        return _diagnosed(operation, host, e)
     if isinstance(e, requests.exceptions.Timeout):
         return ConnectWiseError(
             operation, f"{host} did not answer within {timeout:g}s", transient=True
         )
     if isinstance(e, requests.exceptions.ConnectionError):
-        return ConnectWiseError(
-            operation, f"cannot connect to {host}: {_reason(e)}", transient=True
-        )
+        return _diagnosed(operation, host, e)
     return ConnectWiseError(operation, f"request to {host} failed ({type(e).__name__})")
 
 
@@ -231,16 +226,8 @@ def http_error(
     )
 
 
-def _reason(e: Exception) -> str:
-    text = str(e)
-    for known in (
-        "Connection refused",
-        "Name or service not known",
-        "Connection reset",
-        "Remote end closed connection",
-        "No route to host",
-        "timed out",
-    ):
-        if known in text:
-            return known.lower()
-    return type(e).__name__
+def _diagnosed(operation: str, host: str, e: Exception) -> ConnectWiseError:
+    """The ConnectWiseError for a connection that failed: its cause in one line (DNS,
+    refused, not TLS, TLS verification...), retried only when waiting may help."""
+    found = diagnose(host, e)
+    return ConnectWiseError(operation, found.message, transient=found.transient)

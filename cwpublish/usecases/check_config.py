@@ -19,6 +19,7 @@ from cwpublish.publish.online_checks import Check, online_checks
 from cwpublish.publish.plan import partner_period, pick_partners
 from cwpublish.publish.usage import read_usage
 from cwpublish.usecases.invoice_guard import invoice_checks
+from cwpublish.usecases.state_checks import state_checks
 
 
 def check_config(config: Config, partner_names: tuple[str, ...], online: bool) -> list[Check]:
@@ -32,6 +33,7 @@ def check_config(config: Config, partner_names: tuple[str, ...], online: bool) -
         )
     ]
     checks += [Check("warn", "config", w) for w in config.warnings]
+    checks += state_checks(config)
     checks += _smtp(config, online)
     for partner in partners:
         checks += _partner(partner, online)

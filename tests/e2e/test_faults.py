@@ -110,7 +110,8 @@ def test_connection_refused(make_config, password, run, tmp_path):
     result = run(configure(make_config, "http://127.0.0.1:9"), "publish", "--yes")
     assert result.exit_code == 1
     entry = read_history(tmp_path)[0]
-    assert "connection refused (after 3 attempts)" in entry["error"]
+    assert "127.0.0.1 refused the connection" in entry["error"]
+    assert "attempts" not in entry["error"]  # refused is not retried (issue 21)
     assert_clean(result, tmp_path)
 
 

@@ -196,7 +196,7 @@ def test_connectwise_unreachable_exits_1_and_records_failure(make_config, passwo
     config = make_config("http://127.0.0.1:9", usage={USAGE_FILE: USAGE})
     result = run(config, "publish", "--yes")
     assert result.exit_code == 1
-    assert "cannot connect to 127.0.0.1: connection refused" in result.stdout
+    assert "127.0.0.1 refused the connection" in result.stdout
     entry = read_history(tmp_path)[0]
     assert entry["status"] == "failed" and entry["exit_code"] == 1
 

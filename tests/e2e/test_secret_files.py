@@ -120,7 +120,11 @@ def test_no_keyring_at_all_names_the_expected_file(make_config, creds_dir, run, 
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     keyring.core._keyring_backend = None
     result = run(make_config(), "credentials", "status")
-    one_error_line(result, f"no file {creds_dir / 'partner.acme'}", "no usable keyring backend")
+    one_error_line(
+        result, f"no file {creds_dir / 'partner.acme'} (and no usable keyring here)",
+        "LoadCredential=partner.acme:", "a Kubernetes Secret key `partner.acme`",
+    )
+    assert "keyrings.alt" not in result.stderr  # no keyring advice where there is none
     write_secret(creds_dir / "partner.acme", SECRET)
     assert run(make_config(), "credentials", "status").exit_code == 0  # the keyring is not asked
 

@@ -206,6 +206,8 @@ def test_the_example_rest_partner_is_valid_once_uncommented(tmp_path):
         ({}, {"managed_id": "X"}, "company: is required"),
         ({"client_id": "not-a-guid"}, {}, "client_id: must be the integration's clientId GUID"),
         ({"publish_to": "agreement_addition"}, {}, "product: is required with publish_to"),
+        ({"max_requests_per_second": 0}, {}, "max_requests_per_second: must be a positive"),
+        ({"max_requests_per_second": "40"}, {}, "max_requests_per_second: must be a positive"),
     ],
 )
 def test_rest_keys_are_checked_and_soap_keys_refused(tmp_path, section, client, message):

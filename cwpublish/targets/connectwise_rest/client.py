@@ -1,18 +1,19 @@
 """HTTP for the ConnectWise REST API v3.0: codebase discovery, auth headers, paging, errors.
 
 Basic auth with the API member's keys, the integration's clientId and a pinned Accept version
-go on every call. A 429 pauses every request to the site for its Retry-After (a shared gate),
-not only the refused one; 429/5xx and connection failures are retried within the time budget;
-401/403 mean the keys, role or clientId are wrong; 400/404/409 are ConnectWise refusing one
-record (RestRejected, with ConnectWise's own message). Every wait honours the time budget and
-Ctrl-C/SIGTERM. A create (POST) is never repeated blind: only when it surely was not stored
-(429, no connection made); otherwise it is OutcomeUnknown and the caller reads first.
-Answers are checked for shape (answers.py): anything else is a ConnectWiseError "response".
+go on every call. Every request to a site waits its turn on that site's pacer (pacing.py): a 429
+or a Retry-After slows every request to the site to the rate it serves and pauses them for the
+Retry-After, not only the refused one; 429/5xx and connection failures are retried within the
+time budget; 401/403 mean the keys, role or clientId are wrong; 400/404/409 are ConnectWise
+refusing one record (RestRejected, with ConnectWise's own message). Every wait honours the
+time budget and Ctrl-C/SIGTERM. A create (POST) is never repeated blind: only when it surely
+was not stored (429, no connection made); otherwise it is OutcomeUnknown and the caller reads
+first. Answers are checked for shape (answers.py): anything else is a ConnectWiseError
+"response".
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -20,6 +21,7 @@ from urllib.parse import quote, urlsplit
 from cwpublish import interrupt
 from cwpublish.config.model import ConnectWise
 from cwpublish.errors import ConnectWiseError
+from cwpublish.targets import pacing
 from cwpublish.targets.connectwise_rest.answers import parse_json, plain_text, records
 from cwpublish.targets.http import (
     DeadlineExceeded,
@@ -31,7 +33,7 @@ from cwpublish.targets.http import (
     send,
     transport_error,
 )
-from cwpublish.targets.retry import with_retries
+from cwpublish.targets.retry import with_retries, within_budget
 from cwpublish.text.redaction import clean_line, register
 
 PAGE_SIZE = 1000  # ConnectWise's maximum
@@ -61,29 +63,6 @@ class OutcomeUnknown(ConnectWiseError):
         return self if attempts == 1 else OutcomeUnknown(super().after(attempts))
 
 
-class Gate:
-    """A pause shared by every request to one site: a 429's Retry-After holds them all."""
-
-    def __init__(self) -> None:
-        self._until = 0.0
-        self._lock = threading.Lock()
-
-    def pause(self, seconds: float) -> None:
-        with self._lock:
-            self._until = max(self._until, time.monotonic() + seconds)
-
-    def wait(self, limit: float) -> float:
-        """Wait out the pause unless it ends after `limit` (monotonic) or a signal stops it:
-        0 once waited, else the seconds of pause left."""
-        while True:
-            with self._lock:
-                left = self._until - time.monotonic()
-            if left <= 0:
-                return 0.0
-            if time.monotonic() + left > limit or not interrupt.sleep(left):
-                return left
-
-
 def quoted(value: str) -> str:
     """A string literal in ConnectWise's conditions syntax."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -111,7 +90,7 @@ class RestClient:
             "Accept": f"application/vnd.connectwise.com+json; version={self.rest.api_version}",
         }
         self.session = new_session(cw)
-        self.gate = Gate()
+        self.gate = pacing.for_site(self.origin, self.rest.max_requests_per_second)
         self.base: str | None = None
 
     def close(self) -> None:
@@ -220,6 +199,7 @@ class RestClient:
         if left:
             raise self._gate_closed(operation, left)
         headers = dict(self.headers) if auth else {"Accept": "application/json"}
+        sent = time.monotonic()
         try:
             response = send(self.session, method, url, self.cw.timeout, headers=headers, **kw)
         except (
@@ -229,15 +209,19 @@ class RestClient:
             error.unsent = _never_connected(e)  # type: ignore[attr-defined]
             raise error from None
         status = response.status_code
+        after = retry_after(response.headers.get("Retry-After"))
+        saturated = status == 429 or (status >= 500 and after is not None)
+        self.gate.answered(sent, saturated, after if saturated else None, self.cw.retry_backoff)
         if 200 <= status < 300:
             return self._json(operation, response)
-        after = retry_after(response.headers.get("Retry-After"))
-        if status == 429:
-            self.gate.pause(after if after is not None else self.cw.retry_backoff)
         detail = self._error_text(response)
         if status in (400, 404, 409) and method in ("POST", "PATCH"):
             raise RestRejected(status, detail or f"HTTP {status}")  # this record only
         error = http_error(operation, self.host, status, f": {detail}" if detail else "", after)
+        if status == 429 and self.gate.learn and (
+            after is None or within_budget(self.cw, started, after)
+        ):
+            error.retry_after = 0.0  # its retry waits its turn on the pacer, like the others
         if status in (401, 403):
             error.kind = "auth"
         elif status >= 500:

@@ -5,6 +5,7 @@ Light on purpose: every run validates the config, the nightly no-op included.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -29,8 +30,21 @@ class RestSettings:
     configuration_type: str = "Backup Stats"  # configuration mode: the type's name
     product: str | None = None  # agreement_addition: catalog product identifier
     agreement_type: str | None = None  # agreement_addition: which active agreement
+    max_requests_per_second: float | None = None  # the site's rate limit, when known (pacing)
 
 
+def _rate(v: Any, m: dict, where: str) -> float | None:
+    """`max_requests_per_second`: a positive number of requests per second, or absent."""
+    value = m.get("max_requests_per_second")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+        math.isfinite(value) and value > 0
+    ):
+        v.fail(f"{where}.max_requests_per_second",
+               f"must be a positive number of requests per second, got {value!r}")
+        return None
+    return float(value)
 
 
 def validate(v: Any, m: dict, where: str) -> RestSettings | None:
@@ -46,6 +60,7 @@ def validate(v: Any, m: dict, where: str) -> RestSettings | None:
     ctype = v.string(m, "configuration_type", where, default(RestSettings, "configuration_type"))
     product = v.string(m, "product", where)
     agreement_type = v.string(m, "agreement_type", where)
+    rate = _rate(v, m, where)
     if mode == "agreement_addition":
         for key, value in (("product", product), ("agreement_type", agreement_type)):
             if not value:
@@ -62,6 +77,7 @@ def validate(v: Any, m: dict, where: str) -> RestSettings | None:
         configuration_type=ctype or default(RestSettings, "configuration_type"),
         product=product,
         agreement_type=agreement_type,
+        max_requests_per_second=rate,
     )
 
 

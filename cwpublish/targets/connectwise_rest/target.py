@@ -24,7 +24,7 @@ from cwpublish.domain.record import (
 )
 from cwpublish.errors import ConnectWiseError, LoginRejected
 from cwpublish.targets.base import Sent, Target
-from cwpublish.targets.connectwise_rest import invoicing, lookups
+from cwpublish.targets.connectwise_rest import directory, invoicing, lookups, reads
 from cwpublish.targets.connectwise_rest.client import RestClient
 from cwpublish.targets.connectwise_rest.writes import (
     Write,
@@ -42,6 +42,8 @@ KEYS_FIX = (
 
 class RestTarget(Target):
     """A partner's cloud ConnectWise through REST, as its API member."""
+
+    reads_back = True
 
     def __init__(self, partner: Partner, secret: str):
         super().__init__(partner, secret)
@@ -171,6 +173,20 @@ class RestTarget(Target):
                               found[aid]["next"], found[aid]["cycle"], found[aid]["problem"])
             for aid in on
         ]
+
+    def active_companies(self) -> list[dict] | None:
+        return directory.active_companies(self.client)
+
+    def holders(self, keys: list[str]) -> dict[str, list[dict]]:
+        """migrate: client key -> the companies holding its configuration (rcloud-<key>)."""
+        found = directory.holders(
+            self.client, self.rest.configuration_type, [device_identifier(k) for k in keys]
+        )
+        return {k: found.get(device_identifier(k).casefold(), []) for k in keys}
+
+    def holdings(self, keys: list[str], period: Period) -> list:
+        """What ConnectWise holds now for these clients (reads.Held), read only (reconcile)."""
+        return reads.holdings(self, keys, period)
 
     def unknown_key_error(self, key: str) -> str:
         return self.problems.get(key) or f"no ConnectWise company for {key!r}"

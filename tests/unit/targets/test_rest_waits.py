@@ -1,6 +1,7 @@
-"""The REST client's waits and its reading of a failed create: a shared Retry-After pause is
-never waited past the time budget nor after a signal, and only a request that never reached
-the server counts as surely not stored (real sockets on loopback)."""
+"""The REST client's waits and its reading of a failed create: a shared Retry-After pause (the
+site pacer's, on the real clock) is never waited past the time budget nor after a signal, and
+only a request that never reached the server counts as surely not stored (real sockets on
+loopback)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import pytest
 import requests
 
 from cwpublish import interrupt
-from cwpublish.targets.connectwise_rest.client import Gate, _never_connected
+from cwpublish.targets.connectwise_rest.client import _never_connected
+from cwpublish.targets.pacing import Pacer
 
 
 def test_a_pause_past_the_budget_is_not_waited():
-    gate = Gate()
+    gate = Pacer()
     gate.pause(600)
     started = time.monotonic()
     left = gate.wait(time.monotonic() + 3)
@@ -24,7 +26,7 @@ def test_a_pause_past_the_budget_is_not_waited():
 
 
 def test_a_pause_within_the_budget_is_waited():
-    gate = Gate()
+    gate = Pacer()
     gate.pause(0.05)
     started = time.monotonic()
     assert gate.wait(time.monotonic() + 3) == 0.0
@@ -34,7 +36,7 @@ def test_a_pause_within_the_budget_is_waited():
 def test_a_signal_ends_a_wait_at_once(monkeypatch):
     stop = threading.Event()
     monkeypatch.setattr(interrupt, "_stop", stop)
-    gate = Gate()
+    gate = Pacer()
     gate.pause(60)
     threading.Timer(0.05, stop.set).start()
     started = time.monotonic()

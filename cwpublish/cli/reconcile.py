@@ -1,0 +1,85 @@
+"""`reconcile`: what ConnectWise holds and will invoice against usage and the ledger."""
+
+from __future__ import annotations
+
+import click
+
+from cwpublish.cli.base import State, cli, dump, exit_code_help, partner_option
+from cwpublish.errors import InputError
+from cwpublish.text.sanitize import shown
+
+
+@cli.command(epilog=exit_code_help("reconcile"))
+@partner_option("The partner to reconcile.", required=True)
+@click.option("--month", metavar="YYYY-MM", help="The period (default: the publish default).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "html", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json (errors too).")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help="Write to FILE instead of stdout.",
+)
+@click.option(
+    "--email", "send_email", is_flag=True, help="Email the result to the partner's managers."
+)
+@click.pass_obj
+def reconcile(
+    obj: State, partner: str, month: str | None, fmt: str, as_json: bool, output: str | None,
+    send_email: bool,
+) -> None:
+    """Compare usage, what cwpublish sent and what ConnectWise holds and will invoice.
+
+    Per client (and per agreement in addition mode): usage GB, the last publish (ledger),
+    the value ConnectWise holds now (REST; SOAP cannot be read back), invoice dates, unit
+    price, lessIncluded, the next invoice's amount, and with cost_per_gb the cost and
+    margin. Each difference names its cause. Read-only: nothing is written to ConnectWise.
+
+    \b
+    Examples:
+      cwpublish reconcile --partner acme --month 2026-10
+      cwpublish reconcile --partner acme --format csv --output acme.csv
+    """
+    from cwpublish.publish import plan
+    from cwpublish.state.user_files import write_text
+    from cwpublish.usecases import reconcile as reconciling
+
+    if as_json:
+        fmt, obj.json = "json", True
+    config = obj.config
+    p = plan.pick_partners(config, (partner,))[0]
+    [period] = plan.resolve_periods(month, None, None)
+    if period is not None:
+        plan.check_not_future(p, period, "--month")
+    data = reconciling.build(config, p, period or plan.partner_period(p))
+    if output:
+        from pathlib import Path
+
+        text = reconciling.render(data, fmt) if fmt != "json" else None
+        try:
+            if text is None:
+                import json
+
+                text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+            write_text(Path(output), text)
+        except OSError as e:
+            raise InputError(f"--output {output}: cannot write: {e.strerror}") from None
+        click.echo(shown(f"Wrote the {data['period']} reconciliation of {p.name} to {output}."),
+                   err=True)
+    elif fmt == "json":
+        dump(data)
+    elif not send_email:
+        click.echo(reconciling.render(data, fmt), nl=False)
+    if send_email:
+        reconciling.email(config, p, data)
+        click.echo(f"Emailed the reconciliation to {', '.join(p.managers)}.", err=True)
+    if data["exit_code"]:
+        click.echo(f"{p.name} {data['period']}: differences found (see the causes).", err=True)
+    click.get_current_context().exit(data["exit_code"])
