@@ -6,7 +6,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import keyring.core
@@ -294,6 +296,33 @@ class Inbox:
             ok = (user, password) == ("billing@example.com", "mail-secret")
             return AuthResult(success=ok, handled=False)
         return AuthResult(success=False, handled=False)
+
+
+class _PingHandler(BaseHTTPRequestHandler):
+    """Answers any GET with 200 "OK" and keeps the path (a healthchecks.io stand-in)."""
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        self.server.paths.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"OK")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def ping_server():
+    """A ping URL's server on loopback; `.paths` lists what was pinged."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _PingHandler)
+    server.paths = []
+    # a short poll: shutdown() waits for serve_forever to notice (0.5 s by default)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                     daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from cwpublish.cli.base import State, cli, dump, exit_code_help, partner_option
-from cwpublish.errors import InputError
-from cwpublish.text.sanitize import shown
+from cwpublish.cli.outputs import email_option, output_option, partner_and_period, write_output
 
 
 @cli.command(epilog=exit_code_help("reconcile"))
@@ -21,15 +22,8 @@ from cwpublish.text.sanitize import shown
     help="Output format.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json (errors too).")
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, writable=True),
-    metavar="FILE",
-    help="Write to FILE instead of stdout.",
-)
-@click.option(
-    "--email", "send_email", is_flag=True, help="Email the result to the partner's managers."
-)
+@output_option()
+@email_option("Email the result to the partner's managers.")
 @click.pass_obj
 def reconcile(
     obj: State, partner: str, month: str | None, fmt: str, as_json: bool, output: str | None,
@@ -47,32 +41,20 @@ def reconcile(
       cwpublish reconcile --partner acme --month 2026-10
       cwpublish reconcile --partner acme --format csv --output acme.csv
     """
-    from cwpublish.publish import plan
-    from cwpublish.state.user_files import write_text
     from cwpublish.usecases import reconcile as reconciling
 
     if as_json:
         fmt, obj.json = "json", True
     config = obj.config
-    p = plan.pick_partners(config, (partner,))[0]
-    [period] = plan.resolve_periods(month, None, None)
-    if period is not None:
-        plan.check_not_future(p, period, "--month")
-    data = reconciling.build(config, p, period or plan.partner_period(p))
+    p, period = partner_and_period(config, partner, month)
+    data = reconciling.build(config, p, period)
     if output:
-        from pathlib import Path
-
-        text = reconciling.render(data, fmt) if fmt != "json" else None
-        try:
-            if text is None:
-                import json
-
-                text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-            write_text(Path(output), text)
-        except OSError as e:
-            raise InputError(f"--output {output}: cannot write: {e.strerror}") from None
-        click.echo(shown(f"Wrote the {data['period']} reconciliation of {p.name} to {output}."),
-                   err=True)
+        if fmt == "json":
+            text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        else:
+            text = reconciling.render(data, fmt)
+        write_output(output, text, f"Wrote the {data['period']} reconciliation of {p.name} to "
+                     f"{output}.")
     elif fmt == "json":
         dump(data)
     elif not send_email:

@@ -54,17 +54,25 @@ def find_duplicates(state_dir: Path, plans: list[Plan]) -> list[Duplicate]:
     return found
 
 
-def drop_duplicates(plans: list[Plan], duplicates: list[Duplicate]) -> list[Plan]:
-    """The plans without the duplicate clients (plans left with nothing are dropped)."""
-    dup = {(d.partner, d.period, d.managed_id) for d in duplicates}
+def drop_clients(plans: list[Plan], dropped: set[tuple[str, str, str]]) -> list[Plan]:
+    """The plans without the (partner, period, key) clients given; plans left empty are dropped.
+
+    The one filter behind both guards: duplicates here, older months in overwrites.py.
+    """
     kept = []
     for plan in plans:
         plan.to_send = [
-            r for r in plan.to_send if (plan.partner.name, str(plan.period), r.key) not in dup
+            r for r in plan.to_send
+            if (plan.partner.name, str(plan.period), r.key) not in dropped
         ]
         if plan.to_send or plan.failed:
             kept.append(plan)
     return kept
+
+
+def drop_duplicates(plans: list[Plan], duplicates: list[Duplicate]) -> list[Plan]:
+    """The plans without the duplicate clients (plans left with nothing are dropped)."""
+    return drop_clients(plans, {(d.partner, d.period, d.managed_id) for d in duplicates})
 
 
 def duplicate_keys(duplicates: list[Duplicate], plan: Plan) -> set[str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cwpublish.config.model import state_key
 from cwpublish.domain.record import NEWER_HELD, ClientResult
+from cwpublish.publish.duplicates import drop_clients
 from cwpublish.publish.plan import Plan, partner_period
 from cwpublish.state.ledger import Ledger
 from cwpublish.targets.registry import target_settings
@@ -93,15 +94,7 @@ def find_overwrites(
 
 def drop_overwrites(plans: list[Plan], overwrites: list[Overwrite]) -> list[Plan]:
     """The plans without the flagged clients' older months (plans left empty are dropped)."""
-    older = {(o.partner, m, o.managed_id) for o in overwrites for m in o.older}
-    kept = []
-    for plan in plans:
-        plan.to_send = [
-            r for r in plan.to_send if (plan.partner.name, str(plan.period), r.key) not in older
-        ]
-        if plan.to_send or plan.failed:
-            kept.append(plan)
-    return kept
+    return drop_clients(plans, {(o.partner, m, o.managed_id) for o in overwrites for m in o.older})
 
 
 def fail_overwrites(plans: list[Plan], overwrites: list[Overwrite]) -> None:

@@ -59,7 +59,8 @@ gets billedQuantity = quantity, the invoice is listed at /finance/invoices and i
 the recap's last invoice and the agreement's nextInvoiceDate move; answers {"invoice",
 "lines"}). A fault rule: {"operation": "UpdateManagedDevices", "times": 2, "after": 0,
 "http_status": 503 | "soap_fault": "text" | "result_text": "text" | "html": true,
-"delay": 0.5, "drop": true, "retry_after": 1 (any number, e.g. 600: never slept on),
+"delay": 0.5 (SOAP: ended early when the faults are replaced), "drop": true,
+"retry_after": 1 (any number, e.g. 600: never slept on),
 "raw": "<xml/>" (with http_status, default 200, and "content_type"), "huge_mib": 20,
 "redirect": "https://elsewhere/" (HTTP 307 or http_status, with that Location),
 "dribble": 0.5 (the answer one byte per 0.5 s)}.

@@ -89,8 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         raw = self.rfile.read(length)
         if self.path == "/_sim/faults":
-            with sim.lock:
-                sim.faults = json.loads(raw or b"[]")
+            sim.set_faults(json.loads(raw or b"[]"))
             self._send(200, b"{}", "application/json")
         elif self.path == "/_sim/rate_limit":  # {"requests_per_second", "retry_after"?, ...}
             try:
@@ -180,7 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
         rule = sim.take_fault(operation)
         if rule:
             entry["fault"] = rule
-            time.sleep(float(rule.get("delay", 0)))
+            sim.hold(float(rule.get("delay", 0)))
             if rule.get("drop"):
                 return 0, None
             if rule.get("html"):

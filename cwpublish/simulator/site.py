@@ -113,6 +113,8 @@ class SimulatedConnectWise:
 
     def __init__(self, data: dict):
         self.lock = threading.Lock()
+        self.faults_replaced = threading.Condition(self.lock)
+        self.fault_generation = 0
         self.tenants = {t["company_id"].lower(): t for t in data.get("tenants", [])}
         self.latency = float(data.get("latency", 0))
         self.reset()
@@ -148,6 +150,19 @@ class SimulatedConnectWise:
             self.busy_seconds += elapsed
         if self.latency:
             time.sleep(self.latency)
+
+    def set_faults(self, rules: list[dict]) -> None:
+        """Replace the fault rules; a request held by a rule's delay is let go at once."""
+        with self.lock:
+            self.faults = rules
+            self.fault_generation += 1
+            self.faults_replaced.notify_all()
+
+    def hold(self, seconds: float) -> None:
+        """A rule's delay: wait `seconds`, or until the faults are replaced (a test's release)."""
+        with self.lock:
+            generation = self.fault_generation
+            self.faults_replaced.wait_for(lambda: self.fault_generation != generation, seconds)
 
     def take_fault(self, operation: str, prefix: bool = False) -> dict | None:
         """The first rule for `operation` still due (SOAP: equal; REST, prefix: its start)."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from cwpublish.config.model import Client, Config, Partner, state_key
 from cwpublish.domain.period import Period, zone
-from cwpublish.errors import EXIT_OK, EXIT_PARTIAL, InputError
+from cwpublish.errors import EXIT_OK, EXIT_PARTIAL
 from cwpublish.notify.email import build_message, local_time, send
 from cwpublish.publish.connection import open_target
 from cwpublish.publish.invoicing import scheduled_day
@@ -23,7 +23,7 @@ from cwpublish.publish.usage import read_usage
 from cwpublish.render.reconcile import to_csv, to_html, to_text
 from cwpublish.state.ledger import Ledger
 from cwpublish.targets.registry import target_class
-from cwpublish.usecases.report import _gb
+from cwpublish.usecases.report import _gb, check_can_email
 
 # The causes of a difference, as `--json` and the CSV name them (a contract: extend only).
 CAUSES = {
@@ -214,10 +214,7 @@ def render(report: dict, fmt: str) -> str:
 
 def email(config: Config, partner: Partner, report: dict) -> None:
     """Send the reconciliation to the partner's managers (text, HTML, the CSV attached)."""
-    if config.smtp is None:
-        raise InputError(f"--email: {config.path} has no smtp section (the mail server to use)")
-    if not partner.managers:
-        raise InputError(f"--email: partner {partner.name} has no managers (partners[].managers)")
+    check_can_email(config, partner)
     subject = f"[cwpublish] {report['title']}: {report['status']}"
     message = build_message(config, partner, subject, to_text(report), to_html(report))
     message.add_attachment(to_csv(report).encode("utf-8"), maintype="text", subtype="csv",

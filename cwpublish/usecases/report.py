@@ -113,13 +113,17 @@ def _gb(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def email(config: Config, partner: Partner, report: dict) -> None:
-    """Send the report to the partner's managers (text, HTML and the CSV attached)."""
-
+def check_can_email(config: Config, partner: Partner) -> None:
+    """--email needs the smtp section and the partner's managers (report and reconcile)."""
     if config.smtp is None:
         raise InputError(f"--email: {config.path} has no smtp section (the mail server to use)")
     if not partner.managers:
         raise InputError(f"--email: partner {partner.name} has no managers (partners[].managers)")
+
+
+def email(config: Config, partner: Partner, report: dict) -> None:
+    """Send the report to the partner's managers (text, HTML and the CSV attached)."""
+    check_can_email(config, partner)
     subject = f"[cwpublish] {report['title']}"
     message = build_message(
         config, partner, subject, to_text(report), to_html(config, report)
