@@ -37,13 +37,8 @@ def _clients_node(root: Any, partner: str) -> Any:
 
 
 def end_line(node: Any) -> int:
-    """The line after the last line holding `node`'s text. A block collection's own end mark
-    lies at the next token, which may be a following item or partner, so its last child's
-    end is used instead."""
-    if not getattr(node, "flow_style", True) and node.value:
-        last = node.value[-1]
-        return end_line(last[1] if isinstance(last, tuple) else last)
-    end = node.end_mark
+    """The line after the last line holding `node`'s text (see _last_end)."""
+    end = _last_end(node)
     return end.line if end.column == 0 else end.line + 1
 
 
@@ -53,13 +48,33 @@ def insert_clients(text: str, partner: str, entries: list[str]) -> str:
     import yaml
 
     node = _clients_node(yaml.compose(text), partner)
-    indent = node.value[0].start_mark.column - 2  # the column of the items' "- "
     lines = text.splitlines(keepends=True)
-    at = end_line(node.value[-1])
+    first = node.value[0].start_mark
+    dash = lines[first.line].rfind("-", 0, first.column) if first.line < len(lines) else -1
+    indent = dash if dash >= 0 else first.column - 2  # the column of the items' "- "
+    last = node.value[-1].start_mark
+    end = _last_end(node.value[-1])
+    if (end.line, end.column) < (last.line, last.column):  # an alias: its anchor's place
+        raise InputError(f"partners[{partner}].clients: its last entry ends in an alias (*); "
+                         "paste the printed entries instead")
+    at = end.line if end.column == 0 else end.line + 1
+    eol = "\r\n" if lines[0].endswith("\r\n") else "\n"  # the file's own line ending
     if at > 0 and not lines[at - 1].endswith("\n"):
-        lines[at - 1] += "\n"
-    added = [" " * indent + e + "\n" for e in entries]
+        lines[at - 1] += eol
+    added = [" " * indent + e + eol for e in entries]
     return "".join(lines[:at] + added + lines[at:])
+
+
+def _last_end(node: Any) -> Any:
+    """Where the text of `node` ends: a block collection's own end mark is the start of the
+    next token (past comments and blank lines, even on the next partner's line), so it is
+    the end of its last value, recursively."""
+    import yaml
+
+    while isinstance(node, yaml.CollectionNode) and node.value and not node.flow_style:
+        last = node.value[-1]
+        node = last[1] if isinstance(node, yaml.MappingNode) else last
+    return node.end_mark
 
 
 def add_clients(path: Path, partner: str, entries: list[str]) -> Path:
