@@ -69,10 +69,14 @@ COMMAND_EXIT_CODES: dict[str, dict[int, str]] = {
         EXIT_LOGIN: "ConnectWise rejected the login or keys",
     },
     "migrate": {
-        EXIT_OK: "every SOAP client placed and the REST pre-flight passed",
+        EXIT_OK: "every SOAP client placed and the REST pre-flight passed (and written "
+        "with --write)",
         EXIT_FAILED: "ConnectWise unreachable",
-        EXIT_USAGE: f"not a SOAP partner, no private key, or {_CONFIG}",
-        EXIT_PARTIAL: "some clients could not be placed (each listed with why)",
+        EXIT_USAGE: f"not a SOAP partner, no private key, --write without --yes in a script, "
+        f"a file --write cannot edit or that would not validate, or {_CONFIG}",
+        EXIT_PARTIAL: "some clients could not be placed (each listed with why; --write wrote "
+        "nothing, or with --force left them out)",
+        EXIT_DECLINED: "declined at the --write confirmation; nothing written",
         EXIT_LOGIN: "ConnectWise rejected the REST keys or clientId",
     },
     "reconcile": {

@@ -54,9 +54,10 @@ def _handle(signum: int, frame: object) -> None:
     _stop.set()
     import sys
 
+    bar_line = "\n" if sys.stderr.isatty() else ""  # on its own line, after a progress bar
     sys.stderr.write(
-        f"cwpublish: {signal.Signals(signum).name}: stopping after the requests in flight "
-        "(again to stop at once)\n"
+        f"{bar_line}cwpublish: {signal.Signals(signum).name}: stopping after the requests in "
+        "flight (again to stop at once)\n"
     )
 
 

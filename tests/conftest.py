@@ -377,3 +377,36 @@ from hypothesis import settings as _hypothesis_settings  # noqa: E402
 _hypothesis_settings.register_profile("ci", derandomize=True, database=None)
 if not os.environ.get("HYPOTHESIS_EXPLORE"):
     _hypothesis_settings.load_profile("ci")
+
+
+def run_in_terminal(*args: str, answers: list[tuple[str, str]],
+                    timeout: float = 30) -> tuple[int, str]:
+    """`python -m cwpublish ARGS` in a real pseudo-terminal, typing each answer once its
+    prompt is on the screen; (exit code, screen)."""
+    import pty
+    import select
+    import time
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "cwpublish", *args], stdin=slave,
+                            stdout=slave, stderr=slave, close_fds=True,
+                            env={**os.environ, "TERM": "dumb", "COLUMNS": "120"})
+    os.close(slave)
+    screen, deadline = "", time.monotonic() + timeout
+    pending = list(answers)
+    try:
+        while proc.poll() is None or select.select([master], [], [], 0)[0]:
+            assert time.monotonic() < deadline, f"timed out; screen:\n{screen}"
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    screen += os.read(master, 65536).decode("utf-8", "replace")
+                except OSError:  # the child closed the terminal
+                    break
+            if pending and pending[0][0] in screen:
+                screen = screen.replace(pending[0][0], f"<{pending[0][0]}>", 1)
+                os.write(master, pending.pop(0)[1].encode() + b"\r")
+        return proc.wait(timeout=timeout), screen
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()

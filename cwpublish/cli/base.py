@@ -58,8 +58,11 @@ def _fail(ctx: click.Context, text: str, code: int, label: str = "error: ") -> N
     """Say why the command failed (each line, controls shown escaped), as JSON too with --json,
     and exit with `code`."""
 
-    for line in text.strip("\n").split("\n"):  # only \n: a CR or U+2028 is shown escaped
-        click.echo(f"cwpublish: {label}{shown(line)}", err=True)
+    if log.is_json():  # one JSON object for journald/Loki, the exit code with it
+        click.echo(log.json_line("error", text.strip("\n"), exit_code=code), err=True)
+    else:
+        for line in text.strip("\n").split("\n"):  # only \n: a CR or U+2028 is shown escaped
+            click.echo(f"cwpublish: {label}{shown(line)}", err=True)
     if isinstance(ctx.obj, State) and ctx.obj.json:
         dump({"status": "error", "exit_code": code, "error": text, "entries": []})
     ctx.exit(code)
@@ -140,14 +143,22 @@ def dump(data: Any) -> None:
     "$CWPUBLISH_CONFIG.",
 )
 @click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debug).")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    envvar="CWPUBLISH_LOG_FORMAT",
+    show_envvar=True,
+    help="json: each stderr log line is one JSON object (journald, Loki).",
+)
 @click.version_option(__version__, prog_name="cwpublish")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
+def cli(ctx: click.Context, config_path: str | None, verbose: int, log_format: str) -> None:
     """Publish rCloud billable backup space (GB per client and month) to ConnectWise PSA.
 
     \b
     Example:
       cwpublish -c /etc/cwpublish.yaml publish --partner acme
     """
-    log.configure(verbose)
+    log.configure(verbose, log_format)
     ctx.obj = State(config_path, verbose)

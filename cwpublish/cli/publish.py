@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from cwpublish import interrupt
 from cwpublish.cli.base import (
     EXIT_CODE_HELP,
     State,
@@ -125,16 +126,18 @@ def publish(
     if scheduled:
         from cwpublish.usecases import scheduled_publish
 
-        if clients or month or first or last or dry_run:
+        if clients or month or first or last:
             raise InputError(
                 "--scheduled publishes whole partners for their due period; "
-                "--client, --month, --from/--to and --dry-run are for manual "
-                "publishing"
+                "--client, --month and --from/--to are for manual publishing"
             )
+        if dry_run:  # tonight's run, previewed: nothing recorded, pinged or sent
+            _print_dry_run(obj, _tonight(config, partners, initiated_by, force, obj.verbose))
+            return
         result = scheduled_publish.run_scheduled(
             config, partners, initiated_by, force=force, notify=not no_email
         )
-        _print_result(result, as_json, _apis(config))
+        _print_result(result, as_json, _apis(config), obj.verbose)
         if result.exit_code:
             sys.exit(result.exit_code)
         return
@@ -149,26 +152,32 @@ def publish(
         if dry_run:
             _print_dry_run(obj, dry_run_case.dry_run(config, request, bodies=obj.verbose > 0))
             return
-        prompter = _TerminalPrompter(interactive=sys.stdin.isatty() and not yes and not as_json)
+        # --json never implies yes: a person at a terminal is still asked (issue 21, item 1)
+        prompter = _TerminalPrompter(sys.stdin.isatty() and not yes, obj.verbose)
         result = manual_publish.publish_manual(config, request, prompter, _progress_bar(obj))
     except NothingToRetry as e:
         _print_nothing_to_retry(str(e), as_json)
         return
-    _print_result(result, as_json, _apis(config))
+    _print_result(result, as_json, _apis(config), obj.verbose)
     if result.exit_code:
         sys.exit(result.exit_code)
 
 
 class _TerminalPrompter:
-    """Asks at a terminal (manual_publish.Prompter); never asked when not interactive."""
+    """Asks at a terminal (manual_publish.Prompter); never asked when not interactive. Every
+    question and plan goes to stderr: stdout may be piped (`| tail`, `| tee log`)."""
 
-    def __init__(self, interactive: bool):
+    def __init__(self, interactive: bool, verbose: int = 0):
         self.interactive = interactive
+        self.verbose = verbose
+        self.duplicates = 0  # accepted to be sent again (the summary line counts them)
 
     def confirm_duplicates(self, duplicates) -> bool:
         listing = "\n".join(f"  {d}" for d in duplicates)
         click.echo(f"Already published for the period:\n{listing}", err=True)
-        return click.confirm("Publish these clients AGAIN?", default=False, err=True)
+        again = click.confirm("Publish these clients AGAIN?", default=False, err=True)
+        self.duplicates += len(duplicates) if again else 0
+        return again
 
     def confirm_overwrites(self, overwrites) -> bool:
         from cwpublish.publish.overwrites import safe_advice
@@ -191,20 +200,51 @@ class _TerminalPrompter:
         return click.confirm("Publish these clients anyway?", default=False, err=True)
 
     def confirm_plans(self, plans) -> bool:
-        from cwpublish.render import output
+        from cwpublish.render import output, screenful
 
         for plan in plans:
-            click.echo(
-                output.plan_text(
-                    plan.partner.name,
-                    str(plan.period),
-                    plan.partner.connectwise.site,
-                    _plan_rows(plan),
-                )
+            rows = _plan_rows(plan)
+            hidden = 0
+            if screenful.beyond_screenful(len(rows), self.verbose):
+                rows, hidden = screenful.attention_rows(rows, "send")
+            text = output.plan_text(
+                plan.partner.name, str(plan.period), plan.partner.connectwise.site, rows
             )
+            click.echo(text, err=True)
+            if hidden:
+                click.echo(f"  ({hidden} row(s) to send not shown; -v shows every row)", err=True)
             for note in plan.notes:
-                click.echo(f"  note: {note}")
-        return click.confirm("Publish to ConnectWise?", default=False)
+                click.echo(f"  note: {note}", err=True)
+        click.echo(
+            screenful.plan_summary(
+                sum(len(p.to_send) for p in plans),
+                sum(float(r.billable_gb) for p in plans for r in p.to_send),
+                sorted({str(p.period) for p in plans}),
+                self.duplicates,
+                sorted({p.partner.name for p in plans}),
+            ),
+            err=True,
+        )
+        return click.confirm("Publish to ConnectWise?", default=False, err=True)
+
+
+def _tonight(config, partners, initiated_by, force: bool, verbose: int):
+    """The dry run of each publish tonight's scheduled run would make (its partner, period)."""
+    from cwpublish.domain.outcome import worst_exit_code
+    from cwpublish.usecases import dry_run as dry_run_case
+    from cwpublish.usecases.manual_publish import ManualRequest
+    from cwpublish.usecases.scheduled_preview import due_tonight
+
+    previews, bodies, codes = [], [], [0]
+    for partner, period in due_tonight(config, partners, force):
+        request = ManualRequest((partner.name,), (), str(period), None, None, initiated_by, force)
+        dry = dry_run_case.dry_run(config, request, bodies=verbose > 0)
+        previews += dry.previews
+        bodies += dry.bodies
+        codes.append(dry.exit_code)
+    if not previews:
+        click.echo("Dry run: nothing is due tonight.", err=True)
+    return dry_run_case.DryRun(previews, worst_exit_code(codes), bodies)
 
 
 def _print_dry_run(obj: State, dry) -> None:
@@ -259,6 +299,8 @@ def _progress_bar(obj: State):
         def advance(n: int) -> None:
             nonlocal done
             done += n
+            if interrupt.requested():  # the rest is not sent: the bar stays where it stopped
+                return
             bar.update(n)
             if done >= len(plan.to_send):
                 bar.render_finish()
@@ -273,7 +315,9 @@ def _apis(config) -> dict[str, str]:
     return {p.name: p.connectwise.api for p in config.partners}
 
 
-def _print_result(result, as_json: bool, apis: dict[str, str] | None = None) -> None:
+def _print_result(
+    result, as_json: bool, apis: dict[str, str] | None = None, verbose: int = 0
+) -> None:
     entries = [e.to_dict() for e in result.entries]
     if as_json:
         doc = {
@@ -287,11 +331,13 @@ def _print_result(result, as_json: bool, apis: dict[str, str] | None = None) -> 
         dump(doc)
         return
     if entries:  # the nightly no-op prints nothing and loads no output code
-        from cwpublish.render import output
+        from cwpublish.render import output, screenful
 
         colour = output.colour_enabled(sys.stdout.isatty())
         for typed, entry in zip(result.entries, entries, strict=True):
-            click.echo(output.entry_text(entry, colour, (apis or {}).get(typed.partner)))
+            many = screenful.beyond_screenful(len(entry["clients"]), verbose)
+            api = (apis or {}).get(typed.partner)
+            click.echo(output.entry_text(entry, colour, api, attention_only=many))
     if result.not_attempted:
         left = ", ".join(f"{p} {m}" for p, m in result.not_attempted)
         click.echo(f"cwpublish: stopped after a failed month; not attempted: {left}", err=True)

@@ -241,6 +241,11 @@ def _keyring_get(key: str, what: str | None) -> str | None:
         ) from None
 
 
+def keyring_secret(key: str) -> str | None:
+    """What the keyring itself holds under `key` (no secret file), None when nothing."""
+    return _call("get_password", key)
+
+
 def set_secret(key: str, value: str) -> None:
     """Store a secret; CredentialsError for one that could never be sent.
 

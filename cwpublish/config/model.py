@@ -159,6 +159,7 @@ class Config:
     templates_dir: Path | None = None
     warnings: tuple[str, ...] = field(default=(), compare=False)
     parallel_partners: int = 8  # partners publishing at once (each its own site)
+    metrics_file: Path | None = None  # Prometheus textfile written after each run (optional)
 
     def partner(self, name: str) -> Partner:
         for p in self.partners:

@@ -97,6 +97,10 @@ class Validator(SectionReader):
         parallel = self.integer(
             top, "parallel_partners", "", default(Config, "parallel_partners"), 1, 64
         )
+        metrics = self.string(top, "metrics_file", "")
+        metrics_file = self.base_dir / os.path.expanduser(metrics) if metrics else None
+        if metrics_file and not metrics_file.parent.is_dir():
+            self.fail("metrics_file", f"folder not found: {metrics_file.parent}")
         if self.problems:
             raise ConfigError(str(self.path), self.problems)
         return Config(
@@ -107,6 +111,7 @@ class Validator(SectionReader):
             templates_dir=templates_dir,
             warnings=tuple(self.warnings),
             parallel_partners=parallel or default(Config, "parallel_partners"),
+            metrics_file=metrics_file,
         )
 
     def shared_tenants(self, partners: list[Partner]) -> None:
@@ -115,6 +120,7 @@ class Validator(SectionReader):
         and the last one would bill the other's GB."""
 
         owners: dict[tuple, tuple[int, str]] = {}
+        shared: dict[tuple[int, str, str], list[str]] = {}  # (partner, other, what) -> names
         for i, p in enumerate(partners):
             cw = p.connectwise
             target = target_settings(cw.api)
@@ -126,12 +132,7 @@ class Validator(SectionReader):
                     self.fail(f"partners[{i}].clients", problem)
                 mine = (*tenant, c.managed_id.casefold())
                 if mine in owners and owners[mine][1] != p.name:
-                    self.fail(
-                        f"partners[{i}].clients",
-                        f"Managed ID {c.managed_id!r} is also a client of partner "
-                        f"{owners[mine][1]!r} on the same ConnectWise company; both would "
-                        "write one record (give each client its own Managed ID)",
-                    )
+                    shared.setdefault((i, owners[mine][1], "id"), []).append(c.managed_id)
                 owners.setdefault(mine, (i, p.name))
                 if kind != "agreement_addition" or not product:
                     continue
@@ -140,15 +141,13 @@ class Validator(SectionReader):
                 addition = (*tenant, "company", (c.company or c.managed_id).casefold(),
                             product.casefold())
                 if addition in owners and owners[addition][1] != p.name:
-                    self.fail(
-                        f"partners[{i}].clients",
-                        f"company {c.company or c.managed_id!r} also has clients of partner "
-                        f"{owners[addition][1]!r} billed as product {product!r} on the same "
-                        "ConnectWise site and company ID; both would set one addition's "
-                        "quantity, each to its own clients' sum (keep that company's clients "
-                        "in one partner)",
-                    )
+                    key = (i, owners[addition][1], f"product {product!r}")
+                    company = c.company or c.managed_id
+                    if company not in shared.get(key, []):
+                        shared.setdefault(key, []).append(company)
                 owners.setdefault(addition, (i, p.name))
+        for (i, other, what), names in shared.items():  # one line per mistake, not per client
+            self.fail(f"partners[{i}].clients", _shared_text(other, what, names))
 
     def partner(self, raw: Any, where: str) -> Partner | None:
         m = self.mapping(
@@ -244,3 +243,36 @@ class Validator(SectionReader):
             return settings
 
         return Deferred(build)
+
+
+def _shared_text(other: str, what: str, names: list[str]) -> str:
+    """One problem for every client a partner shares with `other`: a count and the first few."""
+    first = ", ".join(repr(n) for n in names[:5]) + (
+        f" and {len(names) - 5} more" if len(names) > 5 else ""
+    )
+    if what == "id":
+        if len(names) == 1:
+            return (
+                f"Managed ID {names[0]!r} is also a client of partner {other!r} on the same "
+                "ConnectWise company; both would write one record (give each client its own "
+                "Managed ID)"
+            )
+        return (
+            f"{len(names)} Managed IDs ({first}) are also clients of partner {other!r} on the "
+            "same ConnectWise company; both would write one record each (give each client its "
+            "own Managed ID, or keep these clients in one partner)"
+        )
+    product = what.removeprefix("product ")
+    if len(names) == 1:
+        return (
+            f"company {names[0]!r} also has clients of partner {other!r} billed as product "
+            f"{product} on the same ConnectWise site and company ID; both would set one "
+            "addition's quantity, each to its own clients' sum (keep that company's clients in "
+            "one partner)"
+        )
+    return (
+        f"{len(names)} companies ({first}) also have clients of partner {other!r} billed as "
+        f"product {product} on the same ConnectWise site and company ID; both would set each "
+        "addition's quantity, each to its own clients' sum (keep each company's clients in one "
+        "partner)"
+    )

@@ -1,6 +1,6 @@
 """Sinks: what happens around each publish beyond the state files (the managers' email, the
 schedule's ping), behind one protocol so that a new one (a webhook, a metrics file) is one new
-class and one line in build_sinks.
+class and one line in build_sinks (the metrics file is one: notify/metrics.py).
 
 The moments, in order (run_plans.py and recording.py call them, each sink in list order):
 `started` and `finished` run in the partner's worker thread around the send (`finished` before
@@ -11,12 +11,15 @@ end. A sink never changes what was published or the exit code: it notes its outc
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Protocol
 
 from cwpublish.config.model import Config, Partner
 from cwpublish.domain.outcome import RunResult
 from cwpublish.domain.record import Entry
 from cwpublish.notify import email
+from cwpublish.notify.metrics import write_metrics
 from cwpublish.notify.ping import ping
 
 
@@ -69,14 +72,26 @@ class EmailSink(Sink):
 
 
 class PingSink(Sink):
-    """The schedule's dead-man's switch (healthchecks.io style): `/start`, then success or
-    `/fail`, for the automatic publishes of a partner with a ping_url."""
+    """The schedule's dead-man's switch (healthchecks.io style): `/start`, then the publish's
+    exit code `/{code}` (healthchecks.io: 0 is success, 1-255 a failure), for the automatic
+    publishes of a partner with a ping_url."""
 
     def started(self, plan: Planned) -> None:
         ping(_ping_url(plan), "start")
 
     def finished(self, plan: Planned, entry: Entry) -> None:
-        ping(_ping_url(plan), "" if entry.status == "success" else "fail")
+        ping(_ping_url(plan), str(entry.exit_code))
+
+
+class MetricsSink(Sink):
+    """Prometheus textfile metrics (`metrics_file:`) once the run is over (notify/metrics.py)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.started_at = time.monotonic()
+
+    def run_finished(self, result: RunResult) -> None:
+        write_metrics(self.path, result, self.started_at)
 
 
 def _ping_url(plan: Planned) -> str | None:
@@ -87,4 +102,7 @@ def _ping_url(plan: Planned) -> str | None:
 
 def build_sinks(config: Config, notify: bool = True) -> list[Sink]:
     """Every sink of a publish run, built once from the configuration (`notify`: --no-email)."""
-    return [EmailSink(config, notify), PingSink()]
+    sinks: list[Sink] = [EmailSink(config, notify), PingSink()]
+    if config.metrics_file is not None:
+        sinks.append(MetricsSink(config.metrics_file))
+    return sinks

@@ -136,9 +136,39 @@ def _add_row(
         rows[name] = parse_gb(gb, f"{source}: {row}")
 
 
+MAX_BAD_ROWS = 20  # a usage file's bad rows named in its one error; the rest counted
+
+
+class _BadRows:
+    """Every bad row of a usage file, reported as one error (one bad row: its own message)."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.problems: list[str] = []
+
+    def add(self, error: InputError) -> None:
+        self.problems.append(str(error).removeprefix(f"{self.source}: "))
+
+    def raise_any(self) -> None:
+        if len(self.problems) == 1:
+            raise InputError(f"{self.source}: {self.problems[0]}")
+        if self.problems:
+            shown = "; ".join(self.problems[:MAX_BAD_ROWS])
+            more = len(self.problems) - MAX_BAD_ROWS
+            raise InputError(
+                f"{self.source}: {len(self.problems)} bad rows: {shown}"
+                + (f"; and {more} more" if more > 0 else "")
+            )
+
+
 def _parse_csv(text: str, source: str) -> dict[str, Decimal]:
     if "\x00" in text:
         raise InputError(f"{source}: contains NUL bytes; not a CSV file")
+    if not text.strip():
+        raise InputError(
+            f"{source}: empty; expected the header 'client,billable_gb' and one row per client"
+        )
+    bad = _BadRows(source)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows: dict[str, Decimal] = {}
     seen: dict[str, str] = {}
@@ -160,14 +190,19 @@ def _parse_csv(text: str, source: str) -> dict[str, Decimal]:
             blank_or_odd = len(fields) != 2 or not fields[0].strip()  # rare: checked further
             if blank_or_odd and all(not f.strip() for f in fields):
                 continue
-            if len(fields) != 2:
-                raise InputError(
-                    f"{source}: row {reader.line_num}: expected 2 fields (client,billable_gb), "
-                    f"got {len(fields)}; quote names that contain commas"
-                )
-            _add_row(rows, seen, fields[0], fields[1], source, f"row {reader.line_num}")
+            try:
+                if len(fields) != 2:
+                    raise InputError(
+                        f"{source}: row {reader.line_num}: expected 2 fields "
+                        f"(client,billable_gb), got {len(fields)}; quote names that contain "
+                        "commas"
+                    )
+                _add_row(rows, seen, fields[0], fields[1], source, f"row {reader.line_num}")
+            except InputError as e:
+                bad.add(e)
     except csv.Error as e:
-        raise InputError(f"{source}: row {reader.line_num}: malformed CSV ({e})") from None
+        bad.add(InputError(f"{source}: row {reader.line_num}: malformed CSV ({e})"))
+    bad.raise_any()
     return rows
 
 
@@ -185,19 +220,31 @@ def _parse_json(text: str, source: str) -> dict[str, Decimal]:
         raise InputError(f"{source}: must be a JSON list of {{client, billable_gb}} objects")
     rows: dict[str, Decimal] = {}
     seen: dict[str, str] = {}
+    bad = _BadRows(source)
     for i, item in enumerate(data):
-        where = f"{source}: item {i}"
-        if isinstance(item, _Repeated):
-            raise InputError(
-                f"{where}: key {item.repeated!r} appears more than once; one value per key"
-            )
-        if not isinstance(item, dict) or set(item) != {"client", "billable_gb"}:
-            raise InputError(f"{where}: must be an object with exactly client and billable_gb")
-        gb = item["billable_gb"]
-        if isinstance(gb, _Constant):
-            raise InputError(f"{where}: billable_gb must be a finite number, got {gb}")
-        _add_row(rows, seen, item["client"], gb, source, f"item {i}")
+        try:
+            _json_item(rows, seen, item, source, i)
+        except InputError as e:
+            bad.add(e)
+    bad.raise_any()
     return rows
+
+
+def _json_item(
+    rows: dict[str, Decimal], seen: dict[str, str], item: Any, source: str, i: int
+) -> None:
+    """One item of a JSON usage list (InputError naming it)."""
+    where = f"{source}: item {i}"
+    if isinstance(item, _Repeated):
+        raise InputError(
+            f"{where}: key {item.repeated!r} appears more than once; one value per key"
+        )
+    if not isinstance(item, dict) or set(item) != {"client", "billable_gb"}:
+        raise InputError(f"{where}: must be an object with exactly client and billable_gb")
+    gb = item["billable_gb"]
+    if isinstance(gb, _Constant):
+        raise InputError(f"{where}: billable_gb must be a finite number, got {gb}")
+    _add_row(rows, seen, item["client"], gb, source, f"item {i}")
 
 
 class _Constant:

@@ -10,7 +10,7 @@ from typing import Any
 
 from cwpublish.domain.advice import next_steps
 from cwpublish.domain.period import zone
-from cwpublish.domain.record import PublishStatus, Status, count_by_status
+from cwpublish.domain.record import Kind, PublishStatus, Status, count_by_status
 from cwpublish.text.redaction import clean_line, may_hold_secret
 from cwpublish.text.sanitize import all_one_line, one_line
 
@@ -102,14 +102,25 @@ def summary(entry: dict) -> str:
         )
         return f"FAILED: {reason}"
     text = f"published {published} of {total} client{'s' if total != 1 else ''}"
-    return text + (f" ({failed} failed)" if failed else "")
+    not_sent = sum(  # stopped before sending (an interrupt, a site-wide failure): not "failed"
+        1 for c in entry.get("clients", []) if c.get("kind") == Kind.NOT_SENT
+    )
+    parts = [f"{failed - not_sent} failed"] if failed > not_sent else []
+    parts += [f"{not_sent} not sent"] if not_sent else []
+    return text + (f" ({', '.join(parts)})" if parts else "")
 
 
-def entry_text(entry: dict, colour: bool = False, api: str | None = None) -> str:
-    """The per-client result table of one publish, with unmapped rows and a summary line."""
+def entry_text(
+    entry: dict, colour: bool = False, api: str | None = None, attention_only: bool = False
+) -> str:
+    """The per-client result table of one publish, with unmapped rows and a summary line
+    (`attention_only`: beyond a screenful, the published rows are left out and counted)."""
+    shown = [
+        c for c in entry["clients"] if not attention_only or c["status"] != Status.PUBLISHED
+    ]
     rows = [
         [c["name"], c["managed_id"], gb(c["billable_gb"]), c["status"], c.get("error") or ""]
-        for c in entry["clients"]
+        for c in shown
     ]
     rows += [
         [u["client"], "-", gb(u["billable_gb"]), "unmapped", "no client in the config"]
@@ -129,6 +140,9 @@ def entry_text(entry: dict, colour: bool = False, api: str | None = None) -> str
         if isinstance(i, dict)
     ]
     lines += [f"  next: {step}" for step in next_steps(entry, api)]
+    if len(shown) < len(entry["clients"]):
+        hidden = len(entry["clients"]) - len(shown)
+        lines.insert(0, f"  ({hidden} published row(s) not shown; -v or --json shows every row)")
     note = entry.get("notification")
     if note and note.get("status") != "disabled":
         lines.append(f"email: {_notification_text(note)}")

@@ -3,7 +3,8 @@
 Each cause has its own words because each has its own fix: a name that does not resolve (the
 `site` is mistyped, or DNS is down), a refused port (nothing listens there), a server that does
 not speak TLS (`https://` to a plain-HTTP port), a certificate that cannot be verified (a
-private CA). Unresolvable names, refused connections and TLS problems are not retried: waiting
+private CA), a proxy from the environment that cannot be used (not the site's fault: its
+port is right). Unresolvable names, refused connections and TLS problems are not retried: waiting
 does not change them, and retrying only made `check-config --online` sit silent for 15 s.
 """
 
@@ -33,7 +34,7 @@ VERIFY_TEXTS = ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "hostn
 class Diagnosis:
     """A transport failure's cause: the one line to show and whether a retry may help."""
 
-    cause: str  # dns | refused | not-tls | tls-verify | tls | connection
+    cause: str  # dns | refused | proxy | not-tls | tls-verify | tls | connection
     message: str
     transient: bool
 
@@ -59,6 +60,15 @@ def diagnose(host: str, e: Exception) -> Diagnosis:
                 False,
             )
         return Diagnosis("tls", f"TLS handshake with {host} failed: {_ssl_reason(text)}", False)
+    if isinstance(e, requests.exceptions.ProxyError):  # before the site's own causes
+        refused = "Connection refused" in text or _errno_in_chain(e, 111)
+        return Diagnosis(
+            "proxy",
+            f"the proxy in this machine's environment (HTTPS_PROXY, HTTP_PROXY or ALL_PROXY) "
+            f"{'refused the connection' if refused else 'failed: ' + _reason(text, e)} on "
+            f"the way to {host}; check that proxy, or exempt the site with NO_PROXY",
+            not refused,
+        )
     if _name_unresolved(e, text):
         return Diagnosis(
             "dns",

@@ -6,7 +6,10 @@ with a Retry-After) requests go out as fast as they come. A saturation signal se
 to just under what was being served (DECREASE x the requests answered in the last WINDOW
 seconds, over the span they took, at least MIN_SPAN) and, unless a Retry-After says when to
 come back, holds the next request as if the pacer had sent at that rate all along: a burst
-that filled the site's window is waited out instead of refused again. While no signal comes and
+that filled the site's window is waited out instead of refused again. A refusal with nothing
+served in the last WINDOW (a 429 storm from the first request) measures nothing: the rate is
+kept and, unless a Retry-After says how long, every request waits HOLD seconds, doubling with
+each such refusal in a row up to MAX_HOLD. While no signal comes and
 requests are waiting on the pacer, the rate grows by INCREASE of itself each PROBE seconds,
 that step doubling every DOUBLING probes (a slow probe near the limit just found, a quick
 recovery from a low guess): additive increase, multiplicative decrease. Slots are one
@@ -33,6 +36,8 @@ INCREASE = 0.001  # of the rate, per PROBE seconds without a 429: a slow probe..
 DOUBLING = 15  # ...doubled every this many probes since the last 429 (a low guess recovers)
 PROBE = 1.0
 MIN_RATE = 0.1  # requests per second: never slower than one per ten seconds
+HOLD = 1.0  # seconds every request waits after a refusal with nothing served to measure...
+MAX_HOLD = 32.0  # ...doubling with each such refusal in a row, up to this
 OFF = "CWPUBLISH_PACING"  # =off: only Retry-After pauses (the behaviour before pacing)
 
 
@@ -57,6 +62,7 @@ class Pacer:
         self._probed = clock()  # when the rate was last raised (or set)
         self._waited = False  # whether a request waited on the pace since then
         self._probes = 0  # rises since the last decrease
+        self._blind = 0  # refusals in a row with nothing served to measure the rate by
         self._served: deque[float] = deque()  # send times of answers that were not refusals
 
     def wait(self, limit: float) -> float:
@@ -80,6 +86,11 @@ class Pacer:
                 if self._until <= slot:  # no pause came that ends after its turn
                     return 0.0
 
+    def paused(self) -> bool:
+        """Whether a Retry-After pause holds requests now (else only the pace does)."""
+        with self._lock:
+            return self._until > self._clock()
+
     def pause(self, seconds: float) -> None:
         """Hold every request for `seconds` (a Retry-After)."""
         with self._lock:
@@ -97,6 +108,7 @@ class Pacer:
             now = self._clock()
             if not saturated:
                 if self.learn:
+                    self._blind = 0
                     self._served.append(sent)
                     self._forget(now)
                 return
@@ -112,16 +124,21 @@ class Pacer:
 
     def _decrease(self, now: float, hold: bool) -> None:
         """Just under the served rate; with `hold` (no Retry-After said when to come back),
-        the next request waits until what was served is paid for at that rate."""
+        the next request waits until what was served is paid for at that rate (or, with
+        nothing served to measure, HOLD seconds, doubled per refusal in a row)."""
         self._forget(now)
         count = len(self._served)
-        if count == 0:  # refused with nothing served lately: halve what we had
-            rate = (self.rate or 1.0) / 2
-        else:
-            span = max(now - self._served[0], MIN_SPAN)
-            served = count / span
-            rate = min(self.rate or served, served) * DECREASE
-        self.rate = max(rate, MIN_RATE)
+        if count == 0:  # refused with nothing served lately: no measure of the rate, so
+            # keep it (a guessed rate would be probed back up for many minutes) and hold
+            self._blind += 1  # every request a while instead, longer each time in a row
+            if hold:
+                self._until = max(self._until, now + min(HOLD * 2 ** (self._blind - 1), MAX_HOLD))
+            self._cut = now
+            self._probed = max(self._probed, self._until)
+            return
+        span = max(now - self._served[0], MIN_SPAN)
+        served = count / span
+        self.rate = max(min(self.rate or served, served) * DECREASE, MIN_RATE)
         if self._served and hold:  # as if paced at the new rate since the window began
             self._next = max(self._next, self._served[0] + count / self.rate)
         self._next = max(self._next, now)

@@ -5,8 +5,12 @@ the REST pre-flight proves the keys, the clientId and the configuration type."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
+from cwpublish.config import credentials as creds
+from cwpublish.config.edit import replace_validated, switch_to_rest
 from cwpublish.config.model import Partner
 from cwpublish.errors import InputError
 from cwpublish.targets.connectwise_rest.settings import RestSettings
@@ -61,3 +65,31 @@ def build(partner: Partner, public_key: str, client_id: str, site: str | None,
     return {"partner": partner.name, "to": "rest", "preflight": proved,
             "connectwise": section, "clients": clients,
             "unplaced": [c["name"] for c in clients if c["company"] is None]}
+
+
+def write(path: Path, partner: Partner, doc: dict, private_key: str) -> dict:
+    """`--write`: the partner's `connectwise:` section replaced by the REST one, each placed
+    client's `company` set (its managed_id kept), unplaced clients commented out, and the
+    private key stored in the keyring in the same step as the file is replaced (one entry per
+    partner serves both APIs, so neither may change without the other). {backup, left_out}."""
+    placed = {c["managed_id"]: c["company"] for c in doc["clients"] if c["company"]}
+    left_out = {c["managed_id"] for c in doc["clients"] if not c["company"]}
+    text = path.read_text(encoding="utf-8")
+    new = switch_to_rest(text, partner.name, doc["connectwise"], placed, left_out)
+    backup = replace_validated(path, new, swap=lambda: _store_key(partner, private_key))
+    return {"backup": str(backup), "left_out": sorted(left_out)}
+
+
+def _store_key(partner: Partner, private_key: str) -> Callable[[], None]:
+    """Store the REST private key as the partner's secret; the undo putting back the old."""
+    key = creds.partner_key(partner)
+    old = creds.keyring_secret(key)
+    creds.set_secret(key, private_key)
+
+    def undo() -> None:
+        if old is None:
+            creds.delete_secret(key)
+        else:
+            creds.set_secret(key, old)
+
+    return undo

@@ -233,10 +233,17 @@ class RestClient:
             return ConnectWiseError(
                 operation, f"{interrupt.reason()} while {self.host} asked to wait (Retry-After)"
             )
+        if self.gate.paused() or not self.gate.rate:
+            why = f"{self.host} asked every request to wait {left:.0f}s more (Retry-After)"
+        else:  # the pace alone: a low max_requests_per_second, or a rate learnt from 429s
+            source = ("connectwise.max_requests_per_second" if self.gate.rate == self.gate.ceiling
+                      else "learnt from its 429s")
+            why = (f"requests to {self.host} go at {self.gate.rate:.3g} a second ({source}), "
+                   f"so this one's turn is {left:.0f}s away")
         return ConnectWiseError(
             operation,
-            f"{self.host} asked every request to wait {left:.0f}s more (Retry-After), past the "
-            f"time budget (connectwise.retry_max_seconds: {self.cw.retry_max_seconds:g})",
+            f"{why}, past the time budget "
+            f"(connectwise.retry_max_seconds: {self.cw.retry_max_seconds:g})",
             kind="http",
             http_status=429,
         )

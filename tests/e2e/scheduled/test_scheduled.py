@@ -132,11 +132,11 @@ def test_pings_start_success_and_fail(sim, make_config, password, run, ping_serv
         assert run(config, "publish", "--scheduled").stdout == ""
     with freeze_time("2026-11-05 15:00:00", tick=True):
         run(config, "publish", "--scheduled")
-    assert ping_server.paths == ["/ping/abc", "/ping/abc/start", "/ping/abc"]
+    assert ping_server.paths == ["/ping/abc", "/ping/abc/start", "/ping/abc/0"]
     sim_faults(sim, [{"operation": "UpdateManagedDevices", "http_status": 503}])
     with freeze_time("2026-12-05 15:00:00", tick=True):
         assert run(config, "publish", "--scheduled").exit_code == 1
-    assert ping_server.paths[-2:] == ["/ping/abc/start", "/ping/abc/fail"]
+    assert ping_server.paths[-2:] == ["/ping/abc/start", "/ping/abc/1"]  # the exit code
 
 
 def test_a_failed_ping_is_only_a_warning(sim, make_config, password, run):
