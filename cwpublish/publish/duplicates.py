@@ -62,7 +62,7 @@ def drop_duplicates(plans: list[Plan], duplicates: list[Duplicate]) -> list[Plan
         plan.to_send = [
             r for r in plan.to_send if (plan.partner.name, str(plan.period), r.key) not in dup
         ]
-        if plan.to_send or plan.failed:
+        if plan.to_send or plan.failed or plan.error:
             kept.append(plan)
     return kept
 

@@ -99,7 +99,7 @@ def drop_overwrites(plans: list[Plan], overwrites: list[Overwrite]) -> list[Plan
         plan.to_send = [
             r for r in plan.to_send if (plan.partner.name, str(plan.period), r.key) not in older
         ]
-        if plan.to_send or plan.failed:
+        if plan.to_send or plan.failed or plan.error:
             kept.append(plan)
     return kept
 
