@@ -12,6 +12,7 @@ import signal
 import threading
 from collections.abc import Iterator
 
+from cwpublish import log
 from cwpublish.errors import EXIT_SIGINT, EXIT_SIGTERM
 
 EXIT_CODES = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
@@ -47,17 +48,18 @@ def _handle(signum: int, frame: object) -> None:
         import os
         import sys
 
-        sys.stderr.write("cwpublish: stopped at once; the next run records this publish\n")
-        sys.stderr.flush()
+        log.notice("cwpublish: stopped at once; the next run records this publish", "warning")
         os._exit(EXIT_CODES.get(signum, EXIT_SIGTERM))  # no clean-up: the kernel frees the lock
     _signum = signum
     _stop.set()
     import sys
 
     bar_line = "\n" if sys.stderr.isatty() else ""  # on its own line, after a progress bar
-    sys.stderr.write(
-        f"{bar_line}cwpublish: {signal.Signals(signum).name}: stopping after the requests in "
-        "flight (again to stop at once)\n"
+    log.notice(
+        f"cwpublish: {signal.Signals(signum).name}: stopping after the requests in "
+        "flight (again to stop at once)",
+        "warning",
+        bar_line,
     )
 
 

@@ -63,6 +63,17 @@ def json_line(level: str, message: str, **extra: Any) -> str:
     return json.dumps({**record, **extra})
 
 
+def notice(text: str, level: str = "info", before: str = "") -> None:
+    """A line said on stderr outside the log (a dry run's or an interrupt's notice): as it is,
+    or one JSON object under --log-format json (`before`: text-only, e.g. a line break after a
+    progress bar)."""
+    if is_json():
+        sys.stderr.write(json_line(level, text.removeprefix("cwpublish: ")) + "\n")
+    else:
+        sys.stderr.write(f"{before}{text}\n")
+    sys.stderr.flush()
+
+
 def _level() -> int:
     return {0: 30, 1: 20}.get(_verbosity, 10)  # WARNING, INFO, DEBUG
 

@@ -47,7 +47,9 @@ def _credential_target(config, partner: str | None, smtp: bool) -> tuple[str, st
 def _target_options(command):
     """--partner NAME | --smtp: which password a credentials command is about."""
     command = click.option("--smtp", is_flag=True, help="The SMTP login password.")(command)
-    return partner_option("The partner's ConnectWise secret (integrator password).")(command)
+    return partner_option(
+        "The partner's ConnectWise secret (SOAP: integrator password; REST: API private key)."
+    )(command)
 
 
 _MAX_SECRET = 4096  # characters read from stdin for a password

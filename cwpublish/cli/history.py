@@ -59,4 +59,6 @@ def history_show(obj: State, entry_id: str, as_json: bool) -> None:
     if as_json:
         dump(entry)
     else:
-        click.echo(output.entry_detail(entry, output.colour_enabled(sys.stdout.isatty())))
+        zones = {p.name: p.timezone for p in obj.config.partners}
+        colour = output.colour_enabled(sys.stdout.isatty())
+        click.echo(output.entry_detail(entry, colour, zones.get(entry["partner"])))

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cwpublish import interrupt
+from cwpublish import interrupt, log
 from cwpublish.cli.base import (
     EXIT_CODE_HELP,
     State,
@@ -243,7 +243,7 @@ def _tonight(config, partners, initiated_by, force: bool, verbose: int):
         bodies += dry.bodies
         codes.append(dry.exit_code)
     if not previews:
-        click.echo("Dry run: nothing is due tonight.", err=True)
+        log.notice("Dry run: nothing is due tonight.")
     return dry_run_case.DryRun(previews, worst_exit_code(codes), bodies)
 
 
@@ -260,7 +260,7 @@ def _print_dry_run(obj: State, dry) -> None:
                 click.echo(f"  note: {note}")
         for body in dry.bodies:
             click.echo("\n" + body)
-        click.echo("Dry run: nothing was sent, nothing recorded.", err=True)
+        log.notice("Dry run: nothing was sent, nothing recorded.")
     if dry.exit_code:
         sys.exit(dry.exit_code)
 
@@ -340,9 +340,9 @@ def _print_result(
             click.echo(output.entry_text(entry, colour, api, attention_only=many))
     if result.not_attempted:
         left = ", ".join(f"{p} {m}" for p, m in result.not_attempted)
-        click.echo(f"cwpublish: stopped after a failed month; not attempted: {left}", err=True)
+        log.notice(f"cwpublish: stopped after a failed month; not attempted: {left}", "error")
     if result.state_error:
-        click.echo(f"cwpublish: published, but not recorded: {result.state_error}", err=True)
+        log.notice(f"cwpublish: published, but not recorded: {result.state_error}", "error")
 
 
 def _plan_rows(plan) -> list[list[str]]:

@@ -4,6 +4,7 @@ managers), validated with their paths; Validator (validation.py) builds the whol
 from __future__ import annotations
 
 import re
+from calendar import monthrange
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -115,10 +116,11 @@ class SectionReader(ClientReader):
         period = self.choice(
             m, "period", where, ("current", "previous"), default(Schedule, "period")
         )
-        if day and day > 28:
+        if day and day > 28:  # said here only: check-config shows the config's warnings
+            short = sum(1 for m in range(1, 13) if monthrange(2025, m)[1] < day)
             self.warnings.append(
-                f"{where}.day: {day} does not exist in every month; "
-                "months without that day are not published automatically"
+                f"{where}.day: {day} does not exist in every month ({short} month(s) of a "
+                "common year); months without that day are not published automatically"
             )
         if day is None:
             return None

@@ -38,6 +38,8 @@ def next_steps(entry: dict, api: str | None = None) -> list[str]:
     """
     if entry["status"] == "success":
         return []
+    if entry.get("usage_unreadable"):
+        return _usage_unreadable(entry)
     partner, code = entry["partner"], entry.get("exit_code")
     left = [c for c in entry["clients"] if c["status"] in ("failed", UNKNOWN)]
     by_kind: dict[str | None, list[dict]] = {}
@@ -64,6 +66,21 @@ def next_steps(entry: dict, api: str | None = None) -> list[str]:
         )
     if not _retry_plan(entry):  # a scheduled retry's step names the command already
         steps += _publish_again(entry, partner, by_kind)
+    return steps
+
+
+def _usage_unreadable(entry: dict) -> list[str]:
+    """The one step for a usage file that could not be read: fix it, then publish again (no
+    --retry: nothing was sent, and the same command publishes every client once it reads)."""
+    partner, period = entry["partner"], entry["period"]
+    source = entry.get("usage_source") or "the usage data"
+    steps = [
+        f"Nothing was sent. Fix {source} (the error says what), then publish again: "
+        f"cwpublish publish --partner {partner} --month {period}"
+    ]
+    plan = _retry_plan(entry)
+    if plan and plan.get("next_try"):
+        steps.append(f"Otherwise the schedule tries again on {plan['next_try']}.")
     return steps
 
 
@@ -157,8 +174,13 @@ def _login(api: str | None) -> list[str]:
     return [f"Check in ConnectWise who cwpublish logs in as: SOAP, {soap}; REST, {rest}."]
 
 
+# The partner secret by API, in the words of targets/registry.py's secret_label (domain may
+# not import it; tests/unit/domain/test_secret_words.py holds them equal): one name each.
+SECRET_WORDS = {"soap": "integrator password", "rest": "API private key"}
+
+
 def _secret(api: str | None) -> str:
-    return {"soap": "password", "rest": "private key"}.get(api or "", "password or private key")
+    return SECRET_WORDS.get(api or "", " or ".join(SECRET_WORDS.values()))
 
 
 def _per_kind(

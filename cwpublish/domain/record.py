@@ -155,6 +155,12 @@ class Entry:
     invoices: list[dict] = field(default_factory=list)
     # whose state it is (state/keys.py): compaction keeps ten per key; None in older entries
     state_key: str | None = None
+    # the usage could not be read: the error says what to fix; the client rows (all not sent)
+    # are kept for --retry, not shown (terminal, email)
+    usage_unreadable: bool = False
+    # what the target set, in its own words ("addition RCLOUD-GB on agreement 'MSA' set to
+    # 30.50 GB"); empty when a row says it all (SOAP device, REST configuration)
+    actions: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """The JSON shape (history, --json, email); built by hand: asdict() is slow at 5,000.
@@ -165,6 +171,7 @@ class Entry:
         data["clients"] = [c.to_dict() for c in self.clients]
         data["unmapped"] = [dict(u) for u in self.unmapped]
         data["warnings"] = list(self.warnings)
+        data["actions"] = list(self.actions)
         data["notification"] = dict(self.notification) if self.notification else None
         data["summed_with"] = [dict(o) for o in self.summed_with]
         data["invoices"] = [dict(i) for i in self.invoices]
@@ -173,13 +180,14 @@ class Entry:
     @classmethod
     def from_dict(cls, data: dict) -> Entry:
         """An Entry from its JSON shape (checked first by the caller: history.entry_from_dict)."""
-        skip = ("clients", "unmapped", "warnings")
+        skip = ("clients", "unmapped", "warnings", "actions")
         fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data and k not in skip}
         return cls(
             **fields,
             clients=[ClientResult.from_dict(c) for c in data["clients"]],
             unmapped=list(data.get("unmapped") or []),
             warnings=list(data.get("warnings") or []),
+            actions=[str(a) for a in data.get("actions") or []],
         )
 
     def count(self, status: str) -> int:

@@ -137,7 +137,7 @@ def decide(
     if run_date(this_month, schedule.day) is None:
         reasons.append(
             f"{this_month} has no day {schedule.day}, so it is not published "
-            "automatically (source document)"
+            "automatically"
         )
     reasons.append(f"next automatic publish on {next_run(today, schedule.day)}")
     return Decision(False, "; ".join(reasons), attempt=attempt, given_up=given_up)

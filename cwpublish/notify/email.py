@@ -77,6 +77,19 @@ def publish_message(config: Config, partner: Partner, entry: dict):
     return _message(config, partner, context["subject"], "publish", context)
 
 
+def sent_as(partner: Partner, year: int, month: int) -> str:
+    """What the partner's target writes, in its own words (SOAP fields or the REST record)."""
+    if partner.connectwise.api != "rest":
+        return f"Managed Device API (SOAP): BackupYear {year}, BackupMonth {month}"
+    rest = partner.connectwise.settings
+    if rest.publish_to == "agreement_addition":
+        return (
+            f"REST API: quantity of addition {rest.product} on each client's "
+            f"{rest.agreement_type!r} agreement"
+        )
+    return f"REST API: configuration record of type {rest.configuration_type!r} per client"
+
+
 def publish_context(partner: Partner, entry: dict) -> dict[str, Any]:
     """The variables of publish.txt and publish.html (documented in the README)."""
     subject = subject_for(entry)
@@ -97,6 +110,8 @@ def publish_context(partner: Partner, entry: dict) -> dict[str, Any]:
         "started": local_time(entry["started_at"], tz),
         "finished": local_time(entry.get("finished_at"), tz),
         "client_table": table(["CLIENT", "MANAGED ID", "GB", "RESULT", "REASON"], rows, right=(2,)),
+        "sent_as": sent_as(partner, int(year), int(month)),
+        "actions": [str(a) for a in entry.get("actions") or []],
         "next_steps": next_steps(entry, partner.connectwise.api),
         "status_colours": STATUS_COLOURS,
         "colour": {"success": "#1a7f37", "partial": "#9a6700"}.get(entry["status"], "#cf222e"),

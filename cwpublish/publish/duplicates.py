@@ -65,7 +65,7 @@ def drop_clients(plans: list[Plan], dropped: set[tuple[str, str, str]]) -> list[
             r for r in plan.to_send
             if (plan.partner.name, str(plan.period), r.key) not in dropped
         ]
-        if plan.to_send or plan.failed:
+        if plan.to_send or plan.failed or plan.error:
             kept.append(plan)
     return kept
 

@@ -52,6 +52,9 @@ class Plan:
     notes: list[str] = field(default_factory=list)  # shown with the plan, kept as warnings
     invoices: list = field(default_factory=list)  # invoicing.AgreementInvoices, when read
     allow_invoiced: bool = False  # publish even after an invoice missed it (asked, --force)
+    # usage unreadable: no client rows to show (one error says what to fix), but the entry
+    # still records the selected clients as not sent, so `--retry ID` knows whom to retry
+    unread: list[ClientResult] = field(default_factory=list)
 
 
 def default_initiated_by() -> str:
@@ -234,15 +237,18 @@ def plan_partner(
         datetime.now().astimezone().isoformat(timespec="seconds"),
     )
     plan.usage_source = describe_source(partner.usage, period)
+    not_sent = [
+        ClientResult(c.name, c.managed_id, None, "failed", NOT_SENT_TEXT, NOT_SENT) for c in clients
+    ]
     try:
         usage = read_usage(partner.usage, period)
+    except CwpublishError as e:
+        plan.error, plan.error_exit, plan.unread = str(e), e.exit_code, not_sent
+        return plan
+    try:
         credentials.require_partner_secret(partner)
     except CwpublishError as e:
-        plan.error, plan.error_exit = str(e), e.exit_code
-        plan.failed = [
-            ClientResult(c.name, c.managed_id, None, "failed", NOT_SENT_TEXT, NOT_SENT)
-            for c in clients
-        ]
+        plan.error, plan.error_exit, plan.failed = str(e), e.exit_code, not_sent
         return plan
     plan.usage_source = usage.source
     plan.usage_rows = usage.rows

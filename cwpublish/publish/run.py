@@ -73,7 +73,8 @@ def execute(plan: Plan, progress: Progress | None = None, state_dir: Path | None
         warnings=list(plan.notes),
     )
     if plan.error:
-        entry.clients += plan.failed
+        entry.clients += plan.failed + plan.unread
+        entry.usage_unreadable = bool(plan.unread)
         return finish(entry, plan.error, plan.error_exit)
     if not plan.to_send:
         entry.clients += plan.failed
@@ -152,6 +153,7 @@ def _send(
         _close(target, entry)
     entry.invoices = [s.to_dict() for s in hold.states]
     entry.warnings = summed_notes(entry.warnings, sent.summed)
+    entry.actions = list(sent.notes)
     entry.warnings += [hold.warning] if hold.warning else []
     entry.summed_with = [o.to_dict() for o in sent.summed]
     return [_row(r) for r in unknown + sent.results], sent.stopped_by, None

@@ -118,6 +118,8 @@ def entry_text(
     shown = [
         c for c in entry["clients"] if not attention_only or c["status"] != Status.PUBLISHED
     ]
+    if entry.get("usage_unreadable"):  # one error says what to fix; no row was sent
+        shown = []
     rows = [
         [c["name"], c["managed_id"], gb(c["billable_gb"]), c["status"], c.get("error") or ""]
         for c in shown
@@ -131,6 +133,8 @@ def entry_text(
         f" -> {entry['site']}"
     )
     body = table(["CLIENT", "MANAGED ID", "GB", "RESULT", "REASON"], rows, colour, 3, (2,))
+    if not rows and entry.get("usage_unreadable"):
+        body = f"  usage not read: {entry.get('usage_source') or 'the usage data'}"
     status_colour = _STATUS_COLOUR.get(entry["status"])
 
     invoices = entry.get("invoices")
@@ -139,8 +143,9 @@ def entry_text(
         for i in (invoices if isinstance(invoices, list) else [])
         if isinstance(i, dict)
     ]
+    lines = [f"  set: {a}" for a in entry.get("actions") or []] + lines
     lines += [f"  next: {step}" for step in next_steps(entry, api)]
-    if len(shown) < len(entry["clients"]):
+    if len(shown) < len(entry["clients"]) and not entry.get("usage_unreadable"):
         hidden = len(entry["clients"]) - len(shown)
         lines.insert(0, f"  ({hidden} published row(s) not shown; -v or --json shows every row)")
     note = entry.get("notification")
@@ -187,20 +192,14 @@ RESULT_WIDTH = 48  # history's RESULT column; `history show ID` has the whole te
 def history_text(
     entries: list[dict], colour: bool = False, zones: dict[str, str | None] | None = None
 ) -> str:
-    """The history table: times in each partner's zone (`zones`: partner -> IANA name, as
-    its emails use), one line per entry whatever the length of an error."""
+    """The history table: every time in one zone, named under the table (view_zone), one line
+    per entry whatever the length of an error."""
     if not entries:
         return "No publish operations recorded yet."
+    name = view_zone(entries, zones)
 
     def started(e: dict) -> str:
-        try:
-            from datetime import datetime
-
-            moment = datetime.fromisoformat(e["started_at"])
-            moment = moment.astimezone(zone((zones or {}).get(e["partner"])))
-        except (TypeError, ValueError, KeyError):
-            return str(e.get("started_at"))
-        return f"{moment:%Y-%m-%d %H:%M} {moment.tzname()}"
+        return local_moment(e.get("started_at"), name)
 
     rows = [
         [
@@ -221,20 +220,41 @@ def history_text(
         rows,
         colour,
         6,
-    )
+    ) + "\n(times in " + (name or "the machine's time zone") + ")"
 
 
-def entry_detail(entry: dict, colour: bool = False) -> str:
-    """Everything about one history entry (`history show ID`)."""
+def view_zone(entries: list[dict], zones: dict[str, str | None] | None) -> str | None:
+    """One zone for a view of several entries: the partners' zone when they all share one,
+    else the machine's (None), so no column mixes zones."""
+    names = {(zones or {}).get(e.get("partner", "")) for e in entries}
+    return names.pop() if len(names) == 1 else None
+
+
+def local_moment(iso: object, name: str | None) -> str:
+    """An ISO-8601 time in the zone `name` (None: the machine's), with the zone's abbreviation;
+    the text as it is when it is not a time."""
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(str(iso)).astimezone(zone(name))
+    except (TypeError, ValueError):
+        return str(iso)
+    return f"{moment:%Y-%m-%d %H:%M} {moment.tzname()}"
+
+
+def entry_detail(entry: dict, colour: bool = False, zone_name: str | None = None) -> str:
+    """Everything about one history entry (`history show ID`); its times in `zone_name` (the
+    partner's, as its emails use; None: the machine's), labelled."""
     note = entry.get("notification") or {}
+    finished = entry.get("finished_at")
     fields = [
         ("ID", entry["id"]),
         ("Partner", entry["partner"]),
         ("Period", entry["period"]),
         ("Mode", entry["mode"]),
         ("Initiated by", entry["initiated_by"]),
-        ("Started", entry["started_at"]),
-        ("Finished", entry.get("finished_at")),
+        ("Started", local_moment(entry["started_at"], zone_name)),
+        ("Finished", finished and local_moment(finished, zone_name)),
         ("Site", entry["site"]),
         ("Usage", entry.get("usage_source")),
         ("Status", f"{entry['status']} (exit {entry.get('exit_code')})"),

@@ -118,6 +118,11 @@ def entry_problem(e: Any, file_id: str | None = None) -> str | None:
     warnings = e.get("warnings", [])
     if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
         return "'warnings': expected a list of texts"
+    actions = e.get("actions", [])
+    if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
+        return "'actions': expected a list of texts"
+    if not isinstance(e.get("usage_unreadable", False), bool):
+        return "'usage_unreadable': expected true or false"
     counts = e.get("counts", {})
     if not isinstance(counts, dict) or not all(is_int(n) for n in counts.values()):
         return "'counts': expected numbers by status"

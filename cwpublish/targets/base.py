@@ -26,6 +26,7 @@ class Sent:
     results: list[RecordResult]
     stopped_by: str | None = None
     summed: list = field(default_factory=list)  # summing.OtherClient added to a written total
+    notes: list[str] = field(default_factory=list)  # what was set, e.g. an addition's quantity
 
 
 class Target(ABC):

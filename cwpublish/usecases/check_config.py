@@ -9,9 +9,7 @@ from __future__ import annotations
 from cwpublish.config import credentials
 from cwpublish.config.billing_modes import billing_statement
 from cwpublish.config.model import Config, Partner
-from cwpublish.domain.period import Period
 from cwpublish.domain.record import unmapped_names
-from cwpublish.domain.schedule import run_date
 from cwpublish.errors import EXIT_FAILED, EXIT_USAGE, CwpublishError
 from cwpublish.notify.email import check_smtp, check_templates
 from cwpublish.publish.connection import describe
@@ -103,17 +101,6 @@ def _partner(partner: Partner, online: bool) -> list[Check]:
                 f"{s.period} month, catch-up {s.catch_up_days} days",
             )
         )
-        missing = [m for m in range(1, 13) if run_date(Period(period.year, m), s.day) is None]
-        if missing:
-            checks.append(
-                Check(
-                    "warn",
-                    name,
-                    f"day {s.day} does not exist in every month: "
-                    f"{len(missing)} month(s) a year are skipped "
-                    "(source document)",
-                )
-            )
     else:
         checks.append(Check("ok", name, "no schedule: manual publishing only"))
     if not partner.managers:

@@ -91,7 +91,9 @@ def preview(
         return found
 
     clients = [row(r) for r in plan.to_send]
-    clients += [{**c.to_dict(), "status": Status.FAILED.value} for c in plan.failed]
+    clients += [
+        {**c.to_dict(), "status": Status.FAILED.value} for c in plan.failed + plan.unread
+    ]
     sending = sum(1 for c in clients if c["status"] == Status.WOULD_PUBLISH)
     status, code = preview_outcome(
         sending, len(clients) - sending, plan.error_exit if plan.error else None
@@ -112,4 +114,5 @@ def preview(
         "warnings": list(plan.notes),
         "summed_with": context_rows(plan.context),
         "invoices": [s.to_dict() for s in plan.invoices],
+        "usage_unreadable": bool(plan.unread),
     }

@@ -206,8 +206,10 @@ class RestTarget(Target):
             return Sent(rows, str(e))
         sent = run_writes(self.client, writes, self.cw.parallel_requests, progress)
         ok = {r.record.key for r in sent.results if r.error is None}
-        summed = [o for w in writes if all(r.key in ok for r in w.records) for o in w.summed]
-        return Sent(self._in_order(records, sent.results, unknown), sent.stopped_by, summed)
+        done = [w for w in writes if w.records and all(r.key in ok for r in w.records)]
+        summed = [o for w in done for o in w.summed]
+        notes = [w.note for w in done if w.note]
+        return Sent(self._in_order(records, sent.results, unknown), sent.stopped_by, summed, notes)
 
     def _in_order(self, records, results, unknown) -> list[RecordResult]:
         by_key = {r.record.key: r for r in results}

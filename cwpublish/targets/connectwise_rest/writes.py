@@ -50,6 +50,7 @@ class Write:
     expected: dict[str, object] = field(default_factory=dict)  # what the record must hold
     find: Finder | None = None  # POST: re-reads the records it could have made
     summed: list = field(default_factory=list)  # summing.OtherClient counted in its total
+    note: str | None = None  # what it sets, said once it is done (addition mode: history)
 
 
 def run_writes(
@@ -173,6 +174,7 @@ def addition_write(
     w = Write(records)
     period = records[0].period
     total = sum((r.billable_gb for r in records), Decimal(0)).quantize(CENT)
+    w.note = f"addition {product} on agreement {agreement.get('name')!r} set to {total} GB"
     w.expected = {"quantity": total}
     billing = [a for a in found if in_effect(a, period)]
     later = [a for a in found if starts_later(a, period)]

@@ -37,7 +37,7 @@ def test_a_success_needs_nothing():
         ("rest", ["API member", "security role", "clientId", "private key changed"],
          ["integrator login"]),
         (None, ["SOAP, the integrator login", "REST, the API member", "clientId",
-                "password or private key changed"], []),
+                "integrator password or API private key changed"], []),
     ],
 )
 def test_login_rejected_says_what_to_check_for_the_api(api, present, absent):
