@@ -153,7 +153,7 @@ def publish(
             _print_dry_run(obj, dry_run_case.dry_run(config, request, bodies=obj.verbose > 0))
             return
         # --json never implies yes: a person at a terminal is still asked (issue 21, item 1)
-        prompter = _TerminalPrompter(sys.stdin.isatty() and not yes, obj.verbose)
+        prompter = _TerminalPrompter(_asks(yes), obj.verbose)
         result = manual_publish.publish_manual(config, request, prompter, _progress_bar(obj))
     except NothingToRetry as e:
         _print_nothing_to_retry(str(e), as_json)
@@ -161,6 +161,20 @@ def publish(
     _print_result(result, as_json, _apis(config), obj.verbose)
     if result.exit_code:
         sys.exit(result.exit_code)
+
+
+def _asks(yes: bool) -> bool:
+    """True when a person is asked: stdin is a terminal and no --yes. The plan and question go
+    to stderr, so a terminal whose stderr goes elsewhere (2>/dev/null, 2>&-, 2>log) is refused
+    rather than left waiting for an answer given blind."""
+    if yes or not sys.stdin.isatty():
+        return False
+    if sys.stderr is None or not sys.stderr.isatty():
+        raise InputError(
+            "publish asks at the terminal, but stderr (where the plan and question go) is not "
+            "the terminal; let stderr reach it, or give --yes"
+        )
+    return True
 
 
 class _TerminalPrompter:
@@ -236,8 +250,11 @@ def _tonight(config, partners, initiated_by, force: bool, verbose: int):
     from cwpublish.usecases.scheduled_preview import due_tonight
 
     previews, bodies, codes = [], [], [0]
-    for partner, period in due_tonight(config, partners, force):
-        request = ManualRequest((partner.name,), (), str(period), None, None, initiated_by, force)
+    for partner, period, pending in due_tonight(config, partners, force):
+        chosen = tuple(c.managed_id for c in pending)  # a retry night: only the clients left
+        request = ManualRequest(
+            (partner.name,), chosen, str(period), None, None, initiated_by, force
+        )
         dry = dry_run_case.dry_run(config, request, bodies=verbose > 0)
         previews += dry.previews
         bodies += dry.bodies

@@ -11,6 +11,8 @@ warning: metrics never change what was published or the exit code.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import math
 import os
 import re
 import tempfile
@@ -69,12 +71,14 @@ def read_previous(path: Path) -> dict[str, dict[str, float]]:
     except (OSError, UnicodeDecodeError):
         return {}
     kept: dict[str, dict[str, float]] = {}
-    for line in text.splitlines():
+    for line in text.split("\n"):  # the text format's only line break (not U+2028, \x85...)
         match = _SAMPLE.match(line)
         if match and match.group(1) in PARTNER_METRICS:
             with contextlib.suppress(ValueError):
                 partner = re.sub(r"\\(.)", lambda m: {"n": "\n"}.get(m[1], m[1]), match[2])
-                kept.setdefault(partner, {})[match[1]] = float(match[3])
+                value = float(match[3])
+                if math.isfinite(value):  # NaN/Inf: a damaged file, never a count or a time
+                    kept.setdefault(partner, {})[match[1]] = value
     return kept
 
 
@@ -112,6 +116,28 @@ def write_atomically(path: Path, text: str) -> None:
 def write_metrics(path: Path, result: RunResult, started: float) -> None:
     """Merge this run's entries into the previous file's samples and write it (a warning if
     that fails)."""
+    path = Path(os.path.realpath(path))  # a symlink stays one: the file it names is replaced
+    try:
+        with _merging(path):
+            _merge_and_write(path, result, started)
+    except OSError as e:
+        log.warning("metrics_file %s: cannot write: %s", path, e.strerror or e)
+
+
+@contextlib.contextmanager
+def _merging(path: Path):
+    """An flock on the file's folder while the file is read, merged and replaced: two runs
+    with their own state_dir (no publish lock between them) never drop each other's samples.
+    The folder, not a lock file: node-exporter's folder gets no file that is not a metric."""
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held for milliseconds by the other run
+        yield
+    finally:
+        os.close(fd)
+
+
+def _merge_and_write(path: Path, result: RunResult, started: float) -> None:
     now = time.time()
     partners = read_previous(path)
     for entry in result.entries:
@@ -127,10 +153,7 @@ def write_metrics(path: Path, result: RunResult, started: float) -> None:
         "run_exit_code": float(result.exit_code),
         "run_duration_seconds": max(0.0, time.monotonic() - started),
     }
-    try:
-        write_atomically(path, render(partners, run))
-    except OSError as e:
-        log.warning("metrics_file %s: cannot write: %s", path, e.strerror or e)
+    write_atomically(path, render(partners, run))
 
 
 def _timestamp(text: str | None) -> float | None:
@@ -147,4 +170,6 @@ def _label(value: str) -> str:
 
 
 def _number(value: float) -> str:
+    if not math.isfinite(value):
+        return {math.inf: "+Inf", -math.inf: "-Inf"}.get(value, "NaN")
     return repr(float(value)) if value != int(value) else str(int(value))
