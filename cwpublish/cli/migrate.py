@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cwpublish.cli.base import State, cli, dump, exit_code_help, partner_option
-from cwpublish.config import credentials as creds
-from cwpublish.config.model import Partner
 from cwpublish.errors import EXIT_DECLINED, EXIT_PARTIAL, InputError
-from cwpublish.publish import plan
-from cwpublish.render import map as map_text
 from cwpublish.text.sanitize import shown
-from cwpublish.usecases import migrate as migration
+
+if TYPE_CHECKING:
+    from cwpublish.config.model import Partner
 
 _MAX_SECRET = 4096  # characters read from stdin for the private key
 
@@ -61,6 +60,11 @@ def migrate(obj: State, partner: str, to: str, public_key: str, client_id: str,
       printf '%s' "$KEY" | cwpublish migrate --partner acme --to rest \\
           --public-key AbC123xYz --client-id 3f0c5a2e-1b2c-4d5e-8f90-123456789abc
     """
+    # the use case loads when the command runs (the CLI seam: the nightly no-op stays light)
+    from cwpublish.publish import plan
+    from cwpublish.render import map as map_text
+    from cwpublish.usecases import migrate as migration
+
     obj.json = as_json
     config = obj.config
     p = plan.pick_partners(config, (partner,))[0]
@@ -101,6 +105,9 @@ def migrate(obj: State, partner: str, to: str, public_key: str, client_id: str,
 
 def _write(path: Path, p: Partner, doc: dict, private_key: str, yes: bool) -> None:
     """Ask, then switch the file and store the key (usecases/migrate.write); 10 on "no"."""
+    from cwpublish.config import credentials as creds
+    from cwpublish.usecases import migrate as migration
+
     if not yes:
         click.echo(shown(f"Switch partner {p.name} to REST in {path} and store its REST "
                          "private key in the keyring (replacing the SOAP password)?"), err=True)

@@ -3,12 +3,14 @@ compares the billed amount with, to show the margin and flag a line billed below
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cwpublish.config.fields import FieldReader, join
 
-MAX_COST = Decimal(1_000_000)  # per GB: anything larger is a typo
+if TYPE_CHECKING:
+    from decimal import Decimal
+
+MAX_COST = 1_000_000  # per GB: anything larger is a typo
 
 
 def cost_per_gb(reader: FieldReader, m: dict, where: str) -> Decimal | None:
@@ -20,6 +22,8 @@ def cost_per_gb(reader: FieldReader, m: dict, where: str) -> Decimal | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         reader.fail(join(where, "cost_per_gb"), f"must be a number (per GB), got {value!r}")
         return None
+    from decimal import Decimal  # only when a cost is given: the nightly no-op never loads it
+
     number = Decimal(str(value))
     if not number.is_finite() or not 0 <= number <= MAX_COST:
         reader.fail(join(where, "cost_per_gb"), f"must be 0-{MAX_COST}, got {value!r}")

@@ -17,12 +17,14 @@ import gc
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cwpublish.domain.schedule import Schedule
 from cwpublish.state.keys import partner_key
+
+if TYPE_CHECKING:  # a type hint only: the nightly no-op never loads decimal
+    from decimal import Decimal
 
 SMTP_DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 

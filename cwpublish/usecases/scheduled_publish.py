@@ -29,9 +29,7 @@ from typing import TYPE_CHECKING
 
 from cwpublish import log
 from cwpublish.config.model import Config, Partner, state_key
-from cwpublish.domain.outcome import RunResult
 from cwpublish.domain.period import Period, zone
-from cwpublish.domain.record import INVOICED, Status
 from cwpublish.domain.schedule import (
     Attempt,
     DayState,
@@ -46,6 +44,7 @@ from cwpublish.notify.ping import ping
 from cwpublish.state.schedule_state import ScheduleState
 
 if TYPE_CHECKING:  # imported where used, so the nightly no-op stays light
+    from cwpublish.domain.outcome import RunResult
     from cwpublish.domain.record import Entry
     from cwpublish.publish.plan import Plan
     from cwpublish.state.ledger import Ledger
@@ -151,6 +150,8 @@ def run_scheduled(
             warn_if_tomorrow_fails(config, partner, check, notify)
     state.save()
     if not dues:
+        from cwpublish.domain.outcome import RunResult  # the typed record: only past here
+
         return RunResult()
     from cwpublish.publish.plan import default_initiated_by
 
@@ -196,7 +197,7 @@ def _publish_due(
 ) -> RunResult:
     """Plan the clients still pending of each due partner, then send them (run_plans); a
     period done tonight is closed in `state`, so it is not tried again."""
-    from cwpublish.domain.record import ClientResult
+    from cwpublish.domain.record import INVOICED, ClientResult, Status
     from cwpublish.notify.sink import build_sinks
     from cwpublish.publish.overwrites import fail_overwrites, find_overwrites
     from cwpublish.publish.plan import plan_partner
@@ -285,7 +286,7 @@ def _retry_notes(retried: dict[str, Due]):
 def _hold_invoiced(plan: Plan, held: set[str], due: Due) -> None:
     """Move the clients whose last automatic try failed as `invoiced` from sending to failed
     (kind invoiced): a retry night does not send them again, its entry names them."""
-    from cwpublish.domain.record import ClientResult
+    from cwpublish.domain.record import INVOICED, ClientResult, Status
 
     for r in [r for r in plan.to_send if r.key in held]:
         plan.to_send.remove(r)

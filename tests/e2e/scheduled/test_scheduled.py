@@ -185,6 +185,14 @@ def test_nothing_due_imports_no_heavy_module(make_config, tmp_path):
                 if line.startswith("import time:")}
     assert "cwpublish" in imported
     assert imported.isdisjoint({"zeep", "lxml", "requests", "jinja2", "keyring", "urllib3"})
+    # nor any publishing, state-writing or other command's code: a CLI command loads its use
+    # case only when it runs (cli/migrate.py once pulled plan, credentials and decimal in)
+    modules = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
+               if line.startswith("import time:")}
+    loaded = sorted(m for m in modules if m.startswith(("cwpublish.publish.",
+                    "cwpublish.usecases.", "cwpublish.render.", "cwpublish.targets.connectwise")))
+    assert loaded == ["cwpublish.usecases.scheduled_publish"]
+    assert "decimal" not in modules
     counting = f"""
 import atexit, sys
 from cwpublish.config.model import Client
