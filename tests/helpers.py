@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import urllib.request
 from datetime import date
 from pathlib import Path
 
-from conftest import CLIENTS, SECRET, USAGE, partner_config, soap_requests
+from conftest import CLIENTS, SECRET, USAGE, partner_config, sim_state, soap_requests
 from cwpublish.config.load import load_config
 from cwpublish.config.model import ConnectWise, Partner, state_key
 from cwpublish.domain.record import ClientResult, Entry
@@ -107,3 +109,29 @@ def rows(*statuses: tuple[str, str, str | None]) -> list[ClientResult]:
         ClientResult(names[mid], mid, 1.0, status, None if status == "published" else "x", kind)
         for mid, status, kind in statuses
     ]
+
+
+# -- REST agreement additions and their invoices (the simulator's /_sim/invoice) ----------------
+
+# acme's clients in agreement_addition mode: two on LAWSMITH's agreement, one on CONTOSO-01's
+ADDITION_CLIENTS = [
+    {"name": "Law Office of R. Smith", "company": "LAWSMITH", "managed_id": "LAW-A"},
+    {"name": "Northwind Traders", "company": "LAWSMITH", "managed_id": "LAW-B"},
+    {"name": "Contoso Dental", "company": "CONTOSO-01"},
+]
+
+
+def invoice(server, company: str, on: str) -> None:
+    """Generate the company's agreement invoice on `on` (POST /_sim/invoice)."""
+    [agreement] = [a for a in server.sim.rest.tenants["acme"].agreements
+                   if a["company"]["identifier"] == company]
+    body = json.dumps({"agreement": agreement["id"], "date": on}).encode()
+    request = urllib.request.Request(f"{server.url}/_sim/invoice", data=body, method="POST")
+    urllib.request.urlopen(request, timeout=5).close()
+
+
+def additions(server) -> dict:
+    """company -> the quantities of its agreement additions the simulator holds."""
+    rest = sim_state(server)["rest"]["acme"]
+    return {ident: [a["quantity"] for a in c["additions"]] for ident, c in rest.items()
+            if c["additions"]}

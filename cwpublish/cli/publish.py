@@ -132,7 +132,11 @@ def publish(
                 "--client, --month and --from/--to are for manual publishing"
             )
         if dry_run:  # tonight's run, previewed: nothing recorded, pinged or sent
-            _print_dry_run(obj, _tonight(config, partners, initiated_by, force, obj.verbose))
+            from cwpublish.usecases.scheduled_preview import preview_tonight
+
+            _print_dry_run(
+                obj, preview_tonight(config, partners, initiated_by, force, obj.verbose > 0)
+            )
             return
         result = scheduled_publish.run_scheduled(
             config, partners, initiated_by, force=force, notify=not no_email
@@ -240,28 +244,6 @@ class _TerminalPrompter:
             err=True,
         )
         return click.confirm("Publish to ConnectWise?", default=False, err=True)
-
-
-def _tonight(config, partners, initiated_by, force: bool, verbose: int):
-    """The dry run of each publish tonight's scheduled run would make (its partner, period)."""
-    from cwpublish.domain.outcome import worst_exit_code
-    from cwpublish.usecases import dry_run as dry_run_case
-    from cwpublish.usecases.manual_publish import ManualRequest
-    from cwpublish.usecases.scheduled_preview import due_tonight
-
-    previews, bodies, codes = [], [], [0]
-    for partner, period, pending in due_tonight(config, partners, force):
-        chosen = tuple(c.managed_id for c in pending)  # a retry night: only the clients left
-        request = ManualRequest(
-            (partner.name,), chosen, str(period), None, None, initiated_by, force
-        )
-        dry = dry_run_case.dry_run(config, request, bodies=verbose > 0)
-        previews += dry.previews
-        bodies += dry.bodies
-        codes.append(dry.exit_code)
-    if not previews:
-        log.notice("Dry run: nothing is due tonight.")
-    return dry_run_case.DryRun(previews, worst_exit_code(codes), bodies)
 
 
 def _print_dry_run(obj: State, dry) -> None:

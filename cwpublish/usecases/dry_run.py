@@ -95,8 +95,10 @@ def preview(
         {**c.to_dict(), "status": Status.FAILED.value} for c in plan.failed + plan.unread
     ]
     sending = sum(1 for c in clients if c["status"] == Status.WOULD_PUBLISH)
+    failing = len(clients) - sending
+    clients += [c.to_dict() for c in plan.skipped]  # a scheduled retry's done clients
     status, code = preview_outcome(
-        sending, len(clients) - sending, plan.error_exit if plan.error else None
+        sending, failing, plan.error_exit if plan.error else None
     )
     return {
         "partner": plan.partner.name,

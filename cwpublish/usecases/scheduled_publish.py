@@ -197,10 +197,8 @@ def _publish_due(
 ) -> RunResult:
     """Plan the clients still pending of each due partner, then send them (run_plans); a
     period done tonight is closed in `state`, so it is not tried again."""
-    from cwpublish.domain.record import INVOICED, ClientResult, Status
+    from cwpublish.domain.record import INVOICED, Status
     from cwpublish.notify.sink import build_sinks
-    from cwpublish.publish.overwrites import fail_overwrites, find_overwrites
-    from cwpublish.publish.plan import plan_partner
     from cwpublish.publish.recording import catch_up
     from cwpublish.publish.run_plans import run_plans
     from cwpublish.state.ledger import Ledger
@@ -212,46 +210,15 @@ def _publish_due(
         ledger = Ledger(config.state_dir)  # read under the lock: another run may have finished
         plans = []
         for due in dues:
-            partner = due.partner
-            assert partner.schedule is not None
-            selected = [c for c in partner.clients if c.publish]
-            since = retry_since(due.attempt, due.period, due.today)
-            pending = pending_clients(ledger, partner, due.period, since)
-            if pending:
-                retried[partner.name] = due
-            if force:
-                pending = selected
-            if not pending:  # another run finished it while we were deciding
-                ping(partner.schedule.ping_url)
+            assert due.partner.schedule is not None
+            plan, retries = plan_due(due, ledger, initiated_by, force)
+            if plan is None:  # done meanwhile, or only the same invoiced failure left
+                ping(due.partner.schedule.ping_url)
                 continue
-            held = set() if force or since is None else set(due.attempt.invoiced)
-            held &= {c.managed_id for c in pending}
-            last = retry_note(due)["next_try"] is None
-            if held and len(held) == len(pending) and not last:
-                _report_held(due, sorted(held))  # the same invoiced failure: no send, no email
-                ping(partner.schedule.ping_url)
-                del retried[partner.name]
-                continue
-            plan = plan_partner(partner, due.period, list(pending), "automatic", initiated_by)
-            plan.allow_invoiced = force  # --force: even after an invoice missed it
-            _hold_invoiced(plan, held, due)
-            plan.skipped = [
-                ClientResult(
-                    c.name,
-                    c.managed_id,
-                    None,
-                    Status.SKIPPED,
-                    "already published automatically for this period"
-                    if since is None
-                    else "already published for this period (automatically, or by hand since "
-                    f"the first try on {due.attempt.first_try})",
-                )
-                for c in selected
-                if c not in pending
-            ]
+            if retries:
+                retried[due.partner.name] = due
             plans.append(plan)
-        if not force:  # never replace a newer month a person published (overwrites.py)
-            fail_overwrites(plans, find_overwrites(config.state_dir, plans, single_period=False))
+        hold_newer(config, plans, force)
         sinks = [_retry_notes(retried), *build_sinks(config, notify)]  # notes before the email
         result = run_plans(config, plans, sinks=sinks)
     for entry in result.entries:
@@ -267,6 +234,59 @@ def _publish_due(
             state.set_attempt(due.key, replace(due.attempt, invoiced=tuple(invoiced)))
     state.save()
     return result
+
+
+def plan_due(
+    due: Due, ledger: Ledger, initiated_by: str, force: bool
+) -> tuple[Plan | None, bool]:
+    """Tonight's plan for a due partner, decided once for the run and its --dry-run: (None
+    when nothing is sent -- another run finished the period, or a retry night would only
+    repeat an `invoiced` failure -- and whether it retries the period, `scheduled_retry`)."""
+    from cwpublish.domain.record import ClientResult, Status
+    from cwpublish.publish.plan import plan_partner
+
+    partner = due.partner
+    selected = [c for c in partner.clients if c.publish]
+    since = retry_since(due.attempt, due.period, due.today)
+    pending = pending_clients(ledger, partner, due.period, since)
+    retries = bool(pending)
+    if force:
+        pending = selected
+    if not pending:  # another run finished it while we were deciding
+        return None, False
+    held = set() if force or since is None else set(due.attempt.invoiced)
+    held &= {c.managed_id for c in pending}
+    last = retry_note(due)["next_try"] is None
+    if held and len(held) == len(pending) and not last:
+        _report_held(due, sorted(held))  # the same invoiced failure: no send, no email
+        return None, False
+    plan = plan_partner(partner, due.period, list(pending), "automatic", initiated_by)
+    plan.allow_invoiced = force  # --force: even after an invoice missed it
+    _hold_invoiced(plan, held, due)
+    plan.skipped = [
+        ClientResult(
+            c.name,
+            c.managed_id,
+            None,
+            Status.SKIPPED,
+            "already published automatically for this period"
+            if since is None
+            else "already published for this period (automatically, or by hand since "
+            f"the first try on {due.attempt.first_try})",
+        )
+        for c in selected
+        if c not in pending
+    ]
+    return plan, retries
+
+
+def hold_newer(config: Config, plans: list[Plan], force: bool) -> None:
+    """Unless --force, fail (kind newer-held) the clients whose month is older than the one
+    ConnectWise holds: a night never replaces a newer month a person published (overwrites.py)."""
+    from cwpublish.publish.overwrites import fail_overwrites, find_overwrites
+
+    if not force:
+        fail_overwrites(plans, find_overwrites(config.state_dir, plans, single_period=False))
 
 
 def _retry_notes(retried: dict[str, Due]):

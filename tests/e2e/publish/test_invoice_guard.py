@@ -6,22 +6,18 @@ and the plan, --dry-run, check-config --online and history show each agreement's
 from __future__ import annotations
 
 import json
-import urllib.request
 from datetime import date, timedelta
 
 import pytest
 from freezegun import freeze_time
+from helpers import ADDITION_CLIENTS, additions, invoice
 
-from conftest import read_history, rest_data, rest_partner_config, sim_state, tenant
+from conftest import read_history, rest_data, rest_partner_config, tenant
 from cwpublish.simulator import SimulatorServer
 
 USAGE = "client,billable_gb\nLaw Office of R. Smith,1250.456\nNorthwind Traders,87\n" \
         "Contoso Dental,310.5\n"
-CLIENTS = [
-    {"name": "Law Office of R. Smith", "company": "LAWSMITH", "managed_id": "LAW-A"},
-    {"name": "Northwind Traders", "company": "LAWSMITH", "managed_id": "LAW-B"},
-    {"name": "Contoso Dental", "company": "CONTOSO-01"},
-]
+CLIENTS = ADDITION_CLIENTS
 SCHEDULE = {"day": 5, "timezone": "America/New_York", "catch_up_days": 5}
 LATE = "2026-11-07 15:00:00"  # two days after acme's day 5 for 2026-11
 
@@ -33,25 +29,10 @@ def server():
     s.stop()
 
 
-def invoice(server, company: str, on: str) -> None:
-    """Generate the company's agreement invoice on `on` (POST /_sim/invoice)."""
-    [agreement] = [a for a in server.sim.rest.tenants["acme"].agreements
-                   if a["company"]["identifier"] == company]
-    body = json.dumps({"agreement": agreement["id"], "date": on}).encode()
-    request = urllib.request.Request(f"{server.url}/_sim/invoice", data=body, method="POST")
-    urllib.request.urlopen(request, timeout=5).close()
-
-
 def config_for(make_config, url: str, month: str = "2026-11", schedule=SCHEDULE, **top):
     extra = {"schedule": schedule} if schedule else {}
     partner = rest_partner_config(url, "agreement_addition", clients=CLIENTS, **extra)
     return make_config(partners=[partner], usage={f"acme-{month}.csv": USAGE}, **top)
-
-
-def additions(server) -> dict:
-    rest = sim_state(server)["rest"]["acme"]
-    return {ident: [a["quantity"] for a in c["additions"]] for ident, c in rest.items()
-            if c["additions"]}
 
 
 def test_scheduled_run_after_the_invoice_fails_those_clients_as_invoiced(

@@ -38,6 +38,10 @@ def test_a_retry_night_preview_shows_only_the_clients_left(
         preview = run(config, "publish", "--scheduled", "--dry-run", "--json")
     assert preview.exit_code == 0, preview.stdout + preview.stderr
     [entry] = json.loads(preview.stdout)["entries"]
-    assert [c["managed_id"] for c in entry["clients"]] == ["CONTOSO-01"], entry["clients"]
+    # as the night's own entry: the client left would publish, those done are `skipped`
+    sending = [c["managed_id"] for c in entry["clients"] if c["status"] == "would-publish"]
+    assert sending == ["CONTOSO-01"], entry["clients"]
+    assert {c["status"] for c in entry["clients"] if c["managed_id"] != "CONTOSO-01"} == {
+        "skipped"}
     assert _state_files(tmp_path) == before  # nothing recorded, no metrics written
     assert len(soap_requests(sim, "UpdateManagedDevices")) == sent  # nothing sent

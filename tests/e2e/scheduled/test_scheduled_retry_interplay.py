@@ -10,7 +10,8 @@ import json
 
 import pytest
 from freezegun import freeze_time
-from test_invoice_guard import CLIENTS, additions, invoice
+from helpers import ADDITION_CLIENTS as CLIENTS
+from helpers import additions, invoice
 from test_scheduled_retries import (
     ALL,
     DOWN,
