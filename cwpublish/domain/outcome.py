@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from cwpublish.domain.record import Entry, PublishStatus, Status
+from cwpublish.domain.record import NO_USAGE, Entry, PublishStatus, Status
 from cwpublish.errors import (
     EXIT_FAILED,
     EXIT_OK,
@@ -61,12 +61,33 @@ def finish(entry: Entry, error: str | None, partner_code: int | None) -> Entry:
     return entry
 
 
-def preview_outcome(sending: int, failing: int, plan_error_exit: int | None) -> tuple[str, int]:
+def nothing_sent(kinds: list[str | None]) -> tuple[str, int]:
+    """(error, exit code) of a publish where every selected client failed before sending
+    (their `kinds`): a missing usage row is the input's fault (2), anything else (newer-held,
+    invoiced, ...) a failed publish (1). The real run and the scheduled preview both use it."""
+    if NO_USAGE in kinds:
+        return "nothing to send: no selected client has usage", EXIT_USAGE
+    return "nothing sent: every selected client failed before sending", EXIT_FAILED
+
+
+def preview_outcome(
+    sending: int,
+    failing: int,
+    plan_error_exit: int | None,
+    automatic: bool = False,
+    kinds: list[str | None] | None = None,
+) -> tuple[str, int]:
     """(status, exit code) of a dry run's preview: what the real run would give at best.
 
-    A preview with nothing to send would send nothing: it exits 2 (fix the input), not 1.
+    A manual preview with nothing to send would send nothing: it exits 2 (fix the input), not
+    1. A scheduled preview (`automatic`, the failing clients' `kinds`) exits as the night
+    would: its partner-level code, else nothing_sent() when nothing would be sent.
     """
     status = status_of(sending, failing)
+    if automatic:
+        if plan_error_exit is None and not sending and failing:
+            return status, nothing_sent(kinds or [])[1]
+        return status, exit_code_of(status, plan_error_exit)
     if plan_error_exit is not None:
         return status, plan_error_exit
     return status, {"success": EXIT_OK, "partial": EXIT_PARTIAL, "failed": EXIT_USAGE}[status]

@@ -68,6 +68,18 @@ def catch_up(config: Config) -> list[str]:
     return problems
 
 
+def require_recorded(config: Config) -> None:
+    """Catch up what earlier runs left (call with the lock held); StateError (nothing sent)
+    when one is still not recorded: the guards would not see it, so sending now could send it
+    again blindly. The one rule for a manual publish and the scheduled night."""
+    unrecorded = catch_up(config)
+    if unrecorded:
+        raise StateError(
+            f"not published: an earlier publish is still not recorded: {'; '.join(unrecorded)}"
+            "; make the state directory writable and run again"
+        )
+
+
 class Recorder:
     """Records each finished entry (history, ledger, journal), then hands it to the sinks."""
 

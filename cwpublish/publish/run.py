@@ -12,9 +12,8 @@ from pathlib import Path
 
 from cwpublish import interrupt, log
 from cwpublish.config.model import state_key
-from cwpublish.domain.outcome import finish
+from cwpublish.domain.outcome import finish, nothing_sent
 from cwpublish.domain.record import (
-    NO_USAGE,
     NOT_SENT,
     NOT_SENT_TEXT,
     UNKNOWN_KEY,
@@ -29,7 +28,6 @@ from cwpublish.domain.record import (
 from cwpublish.errors import (
     EXIT_FAILED,
     EXIT_OK,
-    EXIT_USAGE,
     CwpublishError,
     LoginRejected,
     StateError,
@@ -80,10 +78,7 @@ def execute(plan: Plan, progress: Progress | None = None, state_dir: Path | None
         entry.clients += plan.failed
         if not plan.failed:
             return finish(entry, None, EXIT_OK)
-        if any(c.kind == NO_USAGE for c in plan.failed):
-            return finish(entry, "nothing to send: no selected client has usage", EXIT_USAGE)
-        return finish(entry, "nothing sent: every selected client failed before sending",
-                      EXIT_FAILED)
+        return finish(entry, *nothing_sent([c.kind for c in plan.failed]))
     try:
         results, error, code = _send(plan, entry, progress, state_dir)
     except Exception as e:  # a bug of ours while publishing: this partner fails, others go on

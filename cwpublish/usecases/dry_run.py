@@ -98,7 +98,8 @@ def preview(
     failing = len(clients) - sending
     clients += [c.to_dict() for c in plan.skipped]  # a scheduled retry's done clients
     status, code = preview_outcome(
-        sending, failing, plan.error_exit if plan.error else None
+        sending, failing, plan.error_exit if plan.error else None, plan.mode == "automatic",
+        [c.get("kind") for c in clients if c["status"] != Status.WOULD_PUBLISH],
     )
     return {
         "partner": plan.partner.name,

@@ -22,7 +22,7 @@ from cwpublish import log
 from cwpublish.config.model import Config
 from cwpublish.domain.outcome import RunResult
 from cwpublish.domain.record import Progress
-from cwpublish.errors import Aborted, InputError, StateError
+from cwpublish.errors import Aborted, InputError
 from cwpublish.notify.sink import build_sinks
 from cwpublish.publish.duplicates import Duplicate, drop_duplicates, find_duplicates
 from cwpublish.publish.overwrites import (
@@ -38,7 +38,7 @@ from cwpublish.publish.plan import (
     plan_manual,
     resolve_periods,
 )
-from cwpublish.publish.recording import catch_up
+from cwpublish.publish.recording import require_recorded
 from cwpublish.publish.run_plans import run_plans
 from cwpublish.publish.summing import attach_context
 from cwpublish.state.lock import PublishLock
@@ -113,12 +113,7 @@ def publish_manual(
     if backfill:
         check_backfill(plans)
     with PublishLock(config.state_dir):  # a run that could not record finishes first
-        unrecorded = catch_up(config)
-    if unrecorded:  # the guards would not see it: sending now could send it again blindly
-        raise StateError(
-            f"not published: an earlier publish is still not recorded: {'; '.join(unrecorded)}"
-            "; make the state directory writable and run again"
-        )
+        require_recorded(config)
     accepted = Accepted()
     if not req.force:
         plans = guard(config, plans, prompter, accepted)

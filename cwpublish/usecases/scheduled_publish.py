@@ -17,7 +17,9 @@ period by any mode since the first try (a person ran --retry, --client or --forc
 client whose last automatic try failed as `invoiced` (Attempt.invoiced) is not sent again -- the
 invoice will not un-happen -- but named in the night's entry, if there is one. A night that would
 only repeat that failure sends nothing and emails nobody, except the last try, whose entry and
-email say the period is NOT published and what to run.
+email say the period is NOT published and what to run; it pings `ping_url/fail` (not "alive"):
+the period is not published. A night that finds an earlier publish still not recorded sends
+nothing (recording.require_recorded, as a manual publish), pings its exit code and stays open.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from cwpublish.domain.schedule import (
     observe,
     retry_end,
 )
-from cwpublish.errors import ConfigError
+from cwpublish.errors import ConfigError, StateError
 from cwpublish.notify.ping import ping
 from cwpublish.state.schedule_state import ScheduleState
 
@@ -199,21 +201,28 @@ def _publish_due(
     period done tonight is closed in `state`, so it is not tried again."""
     from cwpublish.domain.record import INVOICED, Status
     from cwpublish.notify.sink import build_sinks
-    from cwpublish.publish.recording import catch_up
+    from cwpublish.publish.recording import require_recorded
     from cwpublish.publish.run_plans import run_plans
     from cwpublish.state.ledger import Ledger
     from cwpublish.state.lock import PublishLock
 
     retried: dict[str, Due] = {}  # partner -> its retries, unless --force redid a done period
     with PublishLock(config.state_dir):
-        catch_up(config)  # an entry an earlier run could not record reaches the ledger first
+        try:  # an entry an earlier run could not record reaches the ledger first, or no send
+            require_recorded(config)
+        except StateError as e:  # the attempts stay open (saved above): tried again tomorrow
+            for due in dues:
+                assert due.partner.schedule is not None
+                ping(due.partner.schedule.ping_url, str(e.exit_code))
+            raise
         ledger = Ledger(config.state_dir)  # read under the lock: another run may have finished
         plans = []
         for due in dues:
             assert due.partner.schedule is not None
             plan, retries = plan_due(due, ledger, initiated_by, force)
-            if plan is None:  # done meanwhile, or only the same invoiced failure left
-                ping(due.partner.schedule.ping_url)
+            if plan is None:  # done meanwhile ("alive"), or only the same invoiced failure left:
+                # the period is NOT published, so monitoring sees a failure (/fail)
+                ping(due.partner.schedule.ping_url, "fail" if retries else "")
                 continue
             if retries:
                 retried[due.partner.name] = due
@@ -241,7 +250,8 @@ def plan_due(
 ) -> tuple[Plan | None, bool]:
     """Tonight's plan for a due partner, decided once for the run and its --dry-run: (None
     when nothing is sent -- another run finished the period, or a retry night would only
-    repeat an `invoiced` failure -- and whether it retries the period, `scheduled_retry`)."""
+    repeat an `invoiced` failure -- and whether the period is still unpublished and retried,
+    `scheduled_retry`; with None, True means held: not published, pinged as a failure)."""
     from cwpublish.domain.record import ClientResult, Status
     from cwpublish.publish.plan import plan_partner
 
@@ -259,7 +269,7 @@ def plan_due(
     last = retry_note(due)["next_try"] is None
     if held and len(held) == len(pending) and not last:
         _report_held(due, sorted(held))  # the same invoiced failure: no send, no email
-        return None, False
+        return None, True
     plan = plan_partner(partner, due.period, list(pending), "automatic", initiated_by)
     plan.allow_invoiced = force  # --force: even after an invoice missed it
     _hold_invoiced(plan, held, due)
@@ -366,7 +376,19 @@ def pending_clients(
         records = ledger.published(key, str(period), c.managed_id)
         if "automatic" in records:
             continue
-        if since and any((r.get("at") or "")[:10] >= since.isoformat() for r in records.values()):
+        if since and any(_on_or_after(r.get("at"), since, partner) for r in records.values()):
             continue
         pending.append(c)
     return pending
+
+
+def _on_or_after(at: object, since: date, partner: Partner) -> bool:
+    """Whether a ledger time (ISO, the publishing machine's zone and offset) falls on or after
+    `since`, a date in the partner's zone: compared there, so a publish near midnight counts
+    on the right day. A time without offset is the machine's local time; an unreadable one,
+    never."""
+    try:
+        when = datetime.fromisoformat(str(at or ""))
+    except ValueError:
+        return False
+    return when.astimezone(zone(partner.timezone)).date() >= since

@@ -171,13 +171,20 @@ def agreements(
     }
 
 
+# The one look-up of an agreement's additions, for publishing (writes.py, target.py) and
+# reconcile (reads.py): the union of the fields each needs (price and lessIncluded: reconcile).
+ADDITION_FIELDS = (
+    "id,product,quantity,lessIncluded,unitPrice,agreementStatus,effectiveDate,cancelledDate"
+)
+
+
 def additions(client: RestClient, agreement_id: int, product_identifier: str) -> list[dict]:
     """Every addition of that product on the agreement, whatever its status or dates: which
-    one bills a period is decided by its dates (rules.in_effect)."""
+    one bills a period is decided by its dates (rules.in_effect), by each caller."""
     found = client.pages(
         f"/finance/agreements/{int(agreement_id)}/additions",
         f"product/identifier={quoted(product_identifier)}",
-        "id,product,quantity,agreementStatus,effectiveDate,cancelledDate",
+        ADDITION_FIELDS,
     )
     return [a for a in found if same(a, "product", product_identifier, "identifier")]
 

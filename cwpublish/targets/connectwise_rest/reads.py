@@ -14,12 +14,8 @@ from cwpublish.domain.invoices import AgreementInvoices
 from cwpublish.domain.period import Period
 from cwpublish.domain.record import device_identifier
 from cwpublish.targets.connectwise_rest import invoicing, lookups
-from cwpublish.targets.connectwise_rest.client import RestClient, quoted
+from cwpublish.targets.connectwise_rest.client import RestClient
 from cwpublish.targets.connectwise_rest.rules import gb, in_effect
-
-ADDITION_FIELDS = (
-    "id,product,quantity,lessIncluded,unitPrice,agreementStatus,effectiveDate,cancelledDate"
-)
 
 
 @dataclass(frozen=True)
@@ -74,13 +70,7 @@ def additions(
         r = recaps[aid]
         dates = AgreementInvoices(name, aid, tuple(keys), r["last"], r["next"], r["cycle"],
                                   r["problem"])
-        found = [
-            a for a in client.pages(
-                f"/finance/agreements/{int(aid)}/additions",
-                f"product/identifier={quoted(product)}", ADDITION_FIELDS,
-            )
-            if lookups.same(a, "product", product, "identifier") and in_effect(a, period)
-        ]
+        found = [a for a in lookups.additions(client, aid, product) if in_effect(a, period)]
         if len(found) != 1:
             why = f"no addition {product!r}" if not found else f"{len(found)} additions {product!r}"
             out.append(Held(tuple(keys), invoices=dates, problem=f"{why} in effect in {period}"))

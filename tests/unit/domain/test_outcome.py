@@ -9,6 +9,7 @@ from cwpublish.domain.outcome import (
     dry_run_exit_code,
     exit_code_of,
     finish,
+    nothing_sent,
     preview_outcome,
     status_of,
 )
@@ -60,6 +61,17 @@ def test_dry_run_outcome():
     assert preview_outcome(0, 2, 12) == ("failed", 12)
     assert dry_run_exit_code([{"exit_code": 0}], duplicates=True) == 2
     assert dry_run_exit_code([{"exit_code": 0}, {"exit_code": 3}], duplicates=False) == 3
+
+
+def test_a_scheduled_preview_exits_as_the_night_would():
+    """The night's rule (nothing_sent) decides a scheduled preview that sends nothing."""
+    assert nothing_sent(["newer-held", "invoiced"])[1] == 1  # a failed night
+    assert nothing_sent(["newer-held", "no-usage"])[1] == 2  # the input's fault
+    assert preview_outcome(0, 2, None, True, ["newer-held", "invoiced"]) == ("failed", 1)
+    assert preview_outcome(0, 2, None, True, ["no-usage"]) == ("failed", 2)
+    assert preview_outcome(0, 2, 12, True, ["login"]) == ("failed", 12)
+    assert preview_outcome(1, 1, None, True, ["newer-held"]) == ("partial", 3)
+    assert preview_outcome(2, 0, None, True, []) == ("success", 0)
 
 
 def ok():
