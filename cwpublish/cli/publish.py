@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cwpublish import interrupt, log
+from cwpublish import log
 from cwpublish.cli.base import (
     EXIT_CODE_HELP,
     State,
@@ -290,6 +290,8 @@ def _progress_bar(obj: State):
     def for_plan(plan):
         if len(plan.to_send) <= shutil.get_terminal_size().lines:
             return None
+        from cwpublish import interrupt  # signal's enums: not on the nightly no-op
+
         bar = click.progressbar(
             length=len(plan.to_send), file=sys.stderr, label=f"{plan.partner.name} {plan.period}"
         )

@@ -4,7 +4,6 @@ managers), validated with their paths; Validator (validation.py) builds the whol
 from __future__ import annotations
 
 import re
-from calendar import monthrange
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +21,10 @@ from cwpublish.domain.schedule import Schedule
 # `usage:` is the one section whose keys are not its fields: each names UsageSource.kind
 USAGE_KINDS = ("csv", "json", "command")
 _EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+# the keys of each section (its dataclass's fields), computed once, not once per partner
+_SMTP_KEYS = keys_of(Smtp)
+_SCHEDULE_KEYS = keys_of(Schedule)
+_USAGE_KEYS = frozenset(USAGE_KINDS)
 
 
 class SectionReader(ClientReader):
@@ -32,7 +35,7 @@ class SectionReader(ClientReader):
         m = self.mapping(
             raw,
             where,
-            keys_of(Smtp),
+            _SMTP_KEYS,
             ("host", "sender"),
         )
         security = self.choice(
@@ -98,7 +101,7 @@ class SectionReader(ClientReader):
 
     def schedule(self, raw: Any, where: str) -> Schedule | None:
         m = self.mapping(
-            raw, where, keys_of(Schedule), ("day",)
+            raw, where, _SCHEDULE_KEYS, ("day",)
         )
         day = self.integer(m, "day", where, None, 1, 31)
         tz = self.string(m, "timezone", where)
@@ -117,6 +120,8 @@ class SectionReader(ClientReader):
             m, "period", where, ("current", "previous"), default(Schedule, "period")
         )
         if day and day > 28:  # said here only: check-config shows the config's warnings
+            from calendar import monthrange  # only for this warning: not on every night
+
             short = sum(1 for m in range(1, 13) if monthrange(2025, m)[1] < day)
             self.warnings.append(
                 f"{where}.day: {day} does not exist in every month ({short} month(s) of a "
@@ -129,7 +134,7 @@ class SectionReader(ClientReader):
         )
 
     def usage(self, raw: Any, where: str) -> UsageSource | None:
-        m = self.mapping(raw, where, set(USAGE_KINDS))
+        m = self.mapping(raw, where, _USAGE_KEYS)
         kinds = [k for k in USAGE_KINDS if m.get(k) is not None]
         if len(kinds) != 1:
             self.fail(where, "give exactly one of csv, json or command")

@@ -5,7 +5,7 @@ failed, `failed` when none was published. Its exit code is the partner-level fai
 when there was one (login 12, usage/credentials 2, unreachable 1), else 0/3/1 from the status.
 
 A run (several months, several partners) follows the same rule across all its publishes
-(run_outcome): everything published -> 0 `success`; some client published anywhere and
+(run_result.py): everything published -> 0 `success`; some client published anywhere and
 something failed or was not attempted -> 3 `partial`; nothing published -> the most severe
 code of its publishes (1, 2, 12) `failed`. A signal wins (130/143 `interrupted`), then a
 record that could not be written (4 `not-recorded`: ConnectWise has it, the history, ledger or
@@ -14,7 +14,6 @@ journal does not).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from cwpublish.domain.record import NO_USAGE, Entry, PublishStatus, Status
@@ -22,7 +21,6 @@ from cwpublish.errors import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_PARTIAL,
-    EXIT_UNRECORDED,
     EXIT_USAGE,
     worst_exit_code,
 )
@@ -97,50 +95,3 @@ def dry_run_exit_code(previews: list[dict], duplicates: bool) -> int:
     """A dry run exits as the real run would start: duplicates without --force are refused."""
     codes = [p["exit_code"] for p in previews]
     return worst_exit_code(codes + ([EXIT_USAGE] if duplicates else []))
-
-
-def run_outcome(
-    entries: list[Entry],
-    not_attempted: int = 0,
-    state_error: bool = False,
-    interrupted: int | None = None,
-) -> tuple[str, int]:
-    """(status, exit code) of a whole run, from the one rule in this module's docstring."""
-    if interrupted:
-        return "interrupted", interrupted
-    if state_error:
-        return "not-recorded", EXIT_UNRECORDED
-    if not entries:  # nothing due; or nothing attempted at all, which published nothing
-        return ("failed", EXIT_FAILED) if not_attempted else ("nothing-due", EXIT_OK)
-    published = any(e.count(Status.PUBLISHED) for e in entries)
-    clean = not not_attempted and all(e.exit_code == EXIT_OK for e in entries)
-    if clean:
-        return "success", EXIT_OK
-    if published:
-        return "partial", EXIT_PARTIAL
-    code = worst_exit_code([e.exit_code for e in entries])
-    return "failed", code if code not in (EXIT_OK, EXIT_PARTIAL) else EXIT_FAILED
-
-
-@dataclass
-class RunResult:
-    """Every publish of one run, what was not attempted, and whether recording failed."""
-
-    entries: list[Entry] = field(default_factory=list)
-    not_attempted: list[tuple[str, str]] = field(default_factory=list)  # (partner, period)
-    state_error: str | None = None  # what could not be recorded (history, ledger, journal)
-    interrupted: int | None = None  # 130/143: a signal stopped the run
-
-    def _outcome(self) -> tuple[str, int]:
-        return run_outcome(
-            self.entries, len(self.not_attempted), bool(self.state_error), self.interrupted
-        )
-
-    @property
-    def exit_code(self) -> int:
-        return self._outcome()[1]
-
-    @property
-    def status(self) -> str:
-        """The --json top-level status; it always agrees with exit_code (run_outcome)."""
-        return self._outcome()[0]

@@ -21,8 +21,8 @@ from datetime import datetime
 from pathlib import Path
 
 from cwpublish import log
-from cwpublish.domain.outcome import RunResult
 from cwpublish.domain.record import Entry, Status
+from cwpublish.domain.run_result import RunResult
 
 PREFIX = "cwpublish_"
 # name -> (type, help); per-partner samples are labelled {partner="..."}

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Protocol
 
 from cwpublish.config.model import Config, Partner
-from cwpublish.domain.outcome import RunResult
 from cwpublish.domain.record import Entry
+from cwpublish.domain.run_result import RunResult
 from cwpublish.notify import email
 from cwpublish.notify.metrics import write_metrics
 from cwpublish.notify.ping import ping

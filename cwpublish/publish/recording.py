@@ -21,8 +21,8 @@ from collections.abc import Sequence
 
 from cwpublish import log
 from cwpublish.config.model import Config, Partner, state_key
-from cwpublish.domain.outcome import RunResult
 from cwpublish.domain.record import Entry
+from cwpublish.domain.run_result import RunResult
 from cwpublish.errors import StateError
 from cwpublish.notify.sink import Sink
 from cwpublish.state import journal

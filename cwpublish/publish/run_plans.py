@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from cwpublish import interrupt
 from cwpublish.config.model import Config
-from cwpublish.domain.outcome import RunResult
 from cwpublish.domain.record import Entry, Progress
+from cwpublish.domain.run_result import RunResult
 from cwpublish.notify.sink import Sink
 from cwpublish.publish import run as publish_run
 from cwpublish.publish.plan import Plan

@@ -20,8 +20,8 @@ from typing import Protocol
 
 from cwpublish import log
 from cwpublish.config.model import Config
-from cwpublish.domain.outcome import RunResult
 from cwpublish.domain.record import Progress
+from cwpublish.domain.run_result import RunResult
 from cwpublish.errors import Aborted, InputError
 from cwpublish.notify.sink import build_sinks
 from cwpublish.publish.duplicates import Duplicate, drop_duplicates, find_duplicates

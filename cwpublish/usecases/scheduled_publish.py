@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from cwpublish import log
 from cwpublish.config.model import Config, Partner, state_key
 from cwpublish.domain.period import Period, zone
+from cwpublish.domain.run_result import RunResult
 from cwpublish.domain.schedule import (
     Attempt,
     DayState,
@@ -46,7 +47,6 @@ from cwpublish.notify.ping import ping
 from cwpublish.state.schedule_state import ScheduleState
 
 if TYPE_CHECKING:  # imported where used, so the nightly no-op stays light
-    from cwpublish.domain.outcome import RunResult
     from cwpublish.domain.record import Entry
     from cwpublish.publish.plan import Plan
     from cwpublish.state.ledger import Ledger
@@ -152,9 +152,7 @@ def run_scheduled(
             warn_if_tomorrow_fails(config, partner, check, notify)
     state.save()
     if not dues:
-        from cwpublish.domain.outcome import RunResult  # the typed record: only past here
-
-        return RunResult()
+        return RunResult()  # light: run_result.py loads no record type
     from cwpublish.publish.plan import default_initiated_by
 
     return _publish_due(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from cwpublish.domain.outcome import (
-    RunResult,
     dry_run_exit_code,
     exit_code_of,
     finish,
@@ -14,6 +13,7 @@ from cwpublish.domain.outcome import (
     status_of,
 )
 from cwpublish.domain.record import ClientResult, Entry
+from cwpublish.domain.run_result import RunResult
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ import os
 import threading
 import time
 
-from cwpublish.domain.outcome import RunResult
 from cwpublish.domain.record import Entry
+from cwpublish.domain.run_result import RunResult
 from cwpublish.notify import metrics
 
 RUN = {"run_timestamp_seconds": 1.0, "run_exit_code": 0.0, "run_duration_seconds": 0.0}
