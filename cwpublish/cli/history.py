@@ -7,6 +7,7 @@ import sys
 import click
 
 from cwpublish.cli.base import Group, State, cli, dump, exit_code_help, partner_option
+from cwpublish.domain.record import Entry, EntrySummary
 from cwpublish.errors import InputError
 
 
@@ -35,7 +36,8 @@ def history(ctx: click.Context, partner: str | None, as_json: bool) -> None:
     else:
         zones = {p.name: p.timezone for p in ctx.obj.config.partners}
         colour = output.colour_enabled(sys.stdout.isatty())
-        click.echo(output.history_text(entries, colour, zones))
+        summaries = [EntrySummary.from_dict(e) for e in entries]
+        click.echo(output.history_text(summaries, colour, zones))
 
 
 @history.command("show", epilog=exit_code_help("history show"))
@@ -61,4 +63,5 @@ def history_show(obj: State, entry_id: str, as_json: bool) -> None:
     else:
         zones = {p.name: p.timezone for p in obj.config.partners}
         colour = output.colour_enabled(sys.stdout.isatty())
-        click.echo(output.entry_detail(entry, colour, zones.get(entry["partner"])))
+        typed = Entry.from_dict(entry)
+        click.echo(output.entry_detail(typed, colour, zones.get(typed.partner)))
