@@ -22,6 +22,7 @@ def history(ctx: click.Context, partner: str | None, as_json: bool) -> None:
       cwpublish history --partner acme
       cwpublish history show 3f2a9c
     """
+    from cwpublish.domain.record import EntrySummary
     from cwpublish.render import output
     from cwpublish.state.history import History
 
@@ -35,7 +36,8 @@ def history(ctx: click.Context, partner: str | None, as_json: bool) -> None:
     else:
         zones = {p.name: p.timezone for p in ctx.obj.config.partners}
         colour = output.colour_enabled(sys.stdout.isatty())
-        click.echo(output.history_text(entries, colour, zones))
+        summaries = [EntrySummary.from_dict(e) for e in entries]
+        click.echo(output.history_text(summaries, colour, zones))
 
 
 @history.command("show", epilog=exit_code_help("history show"))
@@ -49,6 +51,7 @@ def history_show(obj: State, entry_id: str, as_json: bool) -> None:
     Example:
       cwpublish history show 3f2a9c
     """
+    from cwpublish.domain.record import Entry
     from cwpublish.render import output
     from cwpublish.state.history import History
 
@@ -61,4 +64,5 @@ def history_show(obj: State, entry_id: str, as_json: bool) -> None:
     else:
         zones = {p.name: p.timezone for p in obj.config.partners}
         colour = output.colour_enabled(sys.stdout.isatty())
-        click.echo(output.entry_detail(entry, colour, zones.get(entry["partner"])))
+        typed = Entry.from_dict(entry)
+        click.echo(output.entry_detail(typed, colour, zones.get(typed.partner)))

@@ -252,10 +252,11 @@ def _print_dry_run(obj: State, dry) -> None:
     if obj.json:
         dump({"status": "dry-run", "exit_code": dry.exit_code, "entries": dry.previews})
     else:
-        for p in dry.previews:
+        for p, typed in zip(dry.previews, dry.entries(), strict=True):
             colour = output.colour_enabled(sys.stdout.isatty())
-            click.echo(output.entry_text(p, colour, _apis(obj.config).get(p["partner"])))
-            for note in p.get("warnings", []):
+            api = _apis(obj.config).get(typed.partner)
+            click.echo(output.entry_text(typed, colour, api, preview=p))
+            for note in typed.warnings:
                 click.echo(f"  note: {note}")
         for body in dry.bodies:
             click.echo("\n" + body)
@@ -319,25 +320,24 @@ def _apis(config) -> dict[str, str]:
 def _print_result(
     result, as_json: bool, apis: dict[str, str] | None = None, verbose: int = 0
 ) -> None:
-    entries = [e.to_dict() for e in result.entries]
     if as_json:
         doc = {
             "status": result.status,
             "exit_code": result.exit_code,
-            "entries": entries,
+            "entries": [e.to_dict() for e in result.entries],
             "not_attempted": [{"partner": p, "period": m} for p, m in result.not_attempted],
         }
         if result.state_error:  # ConnectWise has it; these files do not (exit 4)
             doc["not_recorded"] = result.state_error
         dump(doc)
         return
-    if entries:  # the nightly no-op prints nothing and loads no output code
+    if result.entries:  # the nightly no-op prints nothing and loads no output code
         from cwpublish.render import output, screenful
 
         colour = output.colour_enabled(sys.stdout.isatty())
-        for typed, entry in zip(result.entries, entries, strict=True):
-            many = screenful.beyond_screenful(len(entry["clients"]), verbose)
-            api = (apis or {}).get(typed.partner)
+        for entry in result.entries:
+            many = screenful.beyond_screenful(len(entry.clients), verbose)
+            api = (apis or {}).get(entry.partner)
             click.echo(output.entry_text(entry, colour, api, attention_only=many))
     if result.not_attempted:
         left = ", ".join(f"{p} {m}" for p, m in result.not_attempted)

@@ -161,6 +161,81 @@ class Entry:
         """How many client rows have this status."""
         return sum(1 for c in self.clients if c.status == status)
 
+    def by_status(self) -> dict[str, int]:
+        """Clients by status (published, failed and skipped always present)."""
+        found = {Status.PUBLISHED.value: 0, Status.FAILED.value: 0, Status.SKIPPED.value: 0}
+        for c in self.clients:
+            found[str(c.status)] = found.get(str(c.status), 0) + 1
+        return found
+
+    def not_sent(self) -> int:
+        """How many rows a partner-wide failure or an interrupt stopped before sending."""
+        return sum(1 for c in self.clients if c.kind == Kind.NOT_SENT)
+
+    def summary(self) -> EntrySummary:
+        """The entry as the history index keeps it: no rows, their counts."""
+        rows = ("warnings", "actions", "counts", "unmapped_count")
+        return EntrySummary(
+            **{k: getattr(self, k) for k in EntrySummary.__dataclass_fields__ if k not in rows},
+            warnings=tuple(self.warnings),
+            actions=tuple(self.actions),
+            counts=self.by_status(),
+            unmapped_count=len(self.unmapped),
+        )
+
+
+@dataclass(frozen=True)
+class EntrySummary:
+    """One history.log line: an Entry without its client, unmapped, summed_with and invoice
+    rows, with `counts` (clients by status) and `unmapped_count` instead (history.py)."""
+
+    partner: str
+    mode: str
+    initiated_by: str
+    period: str
+    started_at: str
+    site: str
+    id: str
+    finished_at: str | None = None
+    status: str = PublishStatus.FAILED
+    exit_code: int = 1
+    error: str | None = None
+    usage_source: str | None = None
+    warnings: tuple[str, ...] = ()
+    notification: dict | None = None
+    scheduled_retry: dict | None = None
+    state_key: str | None = None
+    usage_unreadable: bool = False
+    actions: tuple[str, ...] = ()
+    counts: dict[str, int] = field(default_factory=dict)
+    unmapped_count: int = 0
+
+    def to_dict(self) -> dict:
+        """The summary's JSON shape (Entry.to_dict's key order, then counts, unmapped_count)."""
+        data = dict(self.__dict__)
+        data["status"] = str(self.status)
+        data["warnings"] = list(self.warnings)
+        data["actions"] = list(self.actions)
+        data["counts"] = dict(self.counts)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EntrySummary:
+        """A summary from a history.log line or a format-2 index (checked by entry_problem)."""
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        fields["warnings"] = tuple(data.get("warnings") or ())
+        fields["actions"] = tuple(str(a) for a in data.get("actions") or ())
+        fields["counts"] = dict(data.get("counts") or {})
+        return cls(**fields)
+
+    def by_status(self) -> dict[str, int]:
+        """Clients by status, as counted when the entry was recorded."""
+        return dict(self.counts)
+
+    def not_sent(self) -> int:
+        """A summary has no rows: what was not sent is counted as failed."""
+        return 0
+
 
 def count_by_status(clients: list[dict]) -> dict[str, int]:
     """How many client rows are published, failed and skipped (and any other status)."""

@@ -17,6 +17,7 @@ from cwpublish.config import credentials
 from cwpublish.config.model import Config, Partner, Smtp
 from cwpublish.domain.advice import is_last_try, next_steps
 from cwpublish.domain.period import zone
+from cwpublish.domain.record import Entry, PublishStatus
 from cwpublish.errors import CwpublishError, NotificationError, unexpected
 from cwpublish.render.output import gb, summary, table
 from cwpublish.text.redaction import clean_line, redact
@@ -36,7 +37,7 @@ def not_emailing(config: Config, partner: Partner, enabled: bool = True) -> dict
     return None
 
 
-def notify_publish(config: Config, partner: Partner, entry: dict) -> dict:
+def notify_publish(config: Config, partner: Partner, entry: Entry) -> dict:
     """Send the after-publish email; the `notification` record for the entry (never raises)."""
     recipients = list(partner.managers)
     skipped = not_emailing(config, partner)
@@ -54,17 +55,18 @@ def notify_publish(config: Config, partner: Partner, entry: dict) -> dict:
     return {"status": "sent", "recipients": recipients, "error": None}
 
 
-def subject_for(entry: dict) -> str:
-    """The subject line: one line whatever the texts in the entry (a header must be)."""
-    head = f"[cwpublish] {entry['partner']} {entry['period']}"
-    if is_last_try(entry):
+def subject_for(entry: Entry, data: dict) -> str:
+    """The subject line: one line whatever the texts in the entry (a header must be); `data`
+    is the entry's JSON shape, which the advice reads."""
+    head = f"[cwpublish] {entry.partner} {entry.period}"
+    if is_last_try(data):
         head += " (last automatic try)"
-    if entry["status"] == "failed":
+    if entry.status == PublishStatus.FAILED:
         return clean_line(f"{head} FAILED: {short_reason(entry)}", 200)  # masked, then cut
     return clean_line(f"{head}: {summary(entry)}", 200)
 
 
-def short_reason(entry: dict) -> str:
+def short_reason(entry: Entry) -> str:
     """The failure reason cut to its first clause, for a subject line."""
     reason = summary(entry).removeprefix("FAILED: ")
     for stop in (" (", "; "):
@@ -72,7 +74,7 @@ def short_reason(entry: dict) -> str:
     return reason[:120]
 
 
-def publish_message(config: Config, partner: Partner, entry: dict):
+def publish_message(config: Config, partner: Partner, entry: Entry):
     context = publish_context(partner, entry)
     return _message(config, partner, context["subject"], "publish", context)
 
@@ -90,31 +92,32 @@ def sent_as(partner: Partner, year: int, month: int) -> str:
     return f"REST API: configuration record of type {rest.configuration_type!r} per client"
 
 
-def publish_context(partner: Partner, entry: dict) -> dict[str, Any]:
-    """The variables of publish.txt and publish.html (documented in the README)."""
-    subject = subject_for(entry)
+def publish_context(partner: Partner, entry: Entry) -> dict[str, Any]:
+    """The variables of publish.txt and publish.html (documented in the README): `entry` is
+    the entry's JSON shape (the templates' contract, masked), the rest is read typed."""
+    data = entry.to_dict()
+    subject = subject_for(entry, data)
     tz = zone(partner.timezone)
-    year, month = entry["period"].split("-")
-    rows = [
-        [c["name"], c["managed_id"], gb(c["billable_gb"]), c["status"], c.get("error") or ""]
-        for c in entry["clients"]
-    ]
+    year, month = entry.period.split("-")
+    rows = [[c.name, c.managed_id, gb(c.billable_gb), c.status, c.error or ""]
+            for c in entry.clients]
+    failed = entry.status == PublishStatus.FAILED
     context = {
         "subject": subject,
-        "entry": entry,
+        "entry": data,
         "year": int(year),
         "month": int(month),
         # a failure's reason is stated once, under "What went wrong", not in the headline too
-        "headline": f"{entry['partner']} {entry['period']}: "
-        + ("FAILED" if entry["status"] == "failed" and entry.get("error") else summary(entry)),
-        "started": local_time(entry["started_at"], tz),
-        "finished": local_time(entry.get("finished_at"), tz),
+        "headline": f"{entry.partner} {entry.period}: "
+        + ("FAILED" if failed and entry.error else summary(entry)),
+        "started": local_time(entry.started_at, tz),
+        "finished": local_time(entry.finished_at, tz),
         "client_table": table(["CLIENT", "MANAGED ID", "GB", "RESULT", "REASON"], rows, right=(2,)),
         "sent_as": sent_as(partner, int(year), int(month)),
-        "actions": [str(a) for a in entry.get("actions") or []],
-        "next_steps": next_steps(entry, partner.connectwise.api),
+        "actions": [str(a) for a in entry.actions],
+        "next_steps": next_steps(data, partner.connectwise.api),
         "status_colours": STATUS_COLOURS,
-        "colour": {"success": "#1a7f37", "partial": "#9a6700"}.get(entry["status"], "#cf222e"),
+        "colour": {"success": "#1a7f37", "partial": "#9a6700"}.get(entry.status, "#cf222e"),
     }
     return context
 
@@ -238,7 +241,7 @@ def check_templates(config: Config) -> list[str]:
         "notification": None,
     }
     contexts = {
-        "publish": publish_context(partner, sample),
+        "publish": publish_context(partner, Entry.from_dict(sample)),
         "preflight": preflight_context(partner, date(2026, 11, 5), "2026-11", ["login failed"]),
     }
     problems = []

@@ -67,7 +67,7 @@ class EmailSink(Sink):
         """Send the email after the entry is kept (a crash during SMTP still leaves it)."""
         if email.not_emailing(self.config, partner, self.enabled) is not None:
             return False
-        entry.notification = email.notify_publish(self.config, partner, entry.to_dict())
+        entry.notification = email.notify_publish(self.config, partner, entry)
         return True
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from cwpublish.domain.advice import next_steps
 from cwpublish.domain.period import zone
-from cwpublish.domain.record import Kind, PublishStatus, Status, count_by_status
+from cwpublish.domain.record import Entry, EntrySummary, PublishStatus, Status
 from cwpublish.text.redaction import clean_line, may_hold_secret
 from cwpublish.text.sanitize import all_one_line, one_line
 
@@ -75,83 +75,76 @@ def gb(value: float | None) -> str:
     return "-" if value is None else f"{value:,.2f}"
 
 
-def counts(entry: dict) -> dict[str, int]:
-    """Clients by status, from the rows or (a history index summary) from `counts`."""
-
-    if "clients" not in entry:
-        return entry.get("counts") or {}
-    return count_by_status(entry["clients"])
-
-
-def summary(entry: dict) -> str:
-    """`published 12 of 12 clients`, or `FAILED: reason` (output; notify/email.py subjects)."""
-    by_status = counts(entry)
+def summary(entry: Entry | EntrySummary, dry_run: bool = False) -> str:
+    """`published 12 of 12 clients`, or `FAILED: reason` (output; notify/email.py subjects);
+    `dry_run`: what a preview would do."""
+    by_status = entry.by_status()
     published = by_status.get(Status.PUBLISHED, 0)
     failed = by_status.get(Status.FAILED, 0)
     total = sum(n for status, n in by_status.items() if status != Status.SKIPPED)
-    if entry.get("dry_run"):  # nothing was sent: say what would happen
-        if entry.get("error"):
-            return f"would publish nothing: {entry['error']}"
+    if dry_run:  # nothing was sent: say what would happen
+        if entry.error:
+            return f"would publish nothing: {entry.error}"
         would = by_status.get(Status.WOULD_PUBLISH, 0)
         refused = total - would
         text = f"would publish {would} of {total} client{'s' if total != 1 else ''}"
         return text + (f" ({refused} would not)" if refused else "")
-    if entry["status"] == PublishStatus.FAILED:
-        reason = entry.get("error") or (
+    if entry.status == PublishStatus.FAILED:
+        reason = entry.error or (
             f"{failed} of {total} clients failed" if total else "nothing published"
         )
         return f"FAILED: {reason}"
     text = f"published {published} of {total} client{'s' if total != 1 else ''}"
-    not_sent = sum(  # stopped before sending (an interrupt, a site-wide failure): not "failed"
-        1 for c in entry.get("clients", []) if c.get("kind") == Kind.NOT_SENT
-    )
+    not_sent = entry.not_sent()  # stopped before sending (an interrupt, a failed login)
     parts = [f"{failed - not_sent} failed"] if failed > not_sent else []
     parts += [f"{not_sent} not sent"] if not_sent else []
     return text + (f" ({', '.join(parts)})" if parts else "")
 
 
 def entry_text(
-    entry: dict, colour: bool = False, api: str | None = None, attention_only: bool = False
+    entry: Entry,
+    colour: bool = False,
+    api: str | None = None,
+    attention_only: bool = False,
+    preview: dict | None = None,
 ) -> str:
     """The per-client result table of one publish, with unmapped rows and a summary line
-    (`attention_only`: beyond a screenful, the published rows are left out and counted)."""
-    shown = [
-        c for c in entry["clients"] if not attention_only or c["status"] != Status.PUBLISHED
-    ]
-    if entry.get("usage_unreadable"):  # one error says what to fix; no row was sent
+    (`attention_only`: beyond a screenful, the published rows are left out and counted;
+    `preview`: a dry run's preview, which `entry` shows, and whose JSON the advice reads)."""
+    shown = [c for c in entry.clients if not attention_only or c.status != Status.PUBLISHED]
+    if entry.usage_unreadable:  # one error says what to fix; no row was sent
         shown = []
-    rows = [
-        [c["name"], c["managed_id"], gb(c["billable_gb"]), c["status"], c.get("error") or ""]
-        for c in shown
-    ]
+    rows = [[c.name, c.managed_id, gb(c.billable_gb), c.status, c.error or ""] for c in shown]
     rows += [
         [u["client"], "-", gb(u["billable_gb"]), "unmapped", "no client in the config"]
-        for u in entry.get("unmapped", [])
+        for u in entry.unmapped
     ]
     head = (
-        f"{entry['partner']} {entry['period']} ({entry['mode']}, by {entry['initiated_by']})"
-        f" -> {entry['site']}"
+        f"{entry.partner} {entry.period} ({entry.mode}, by {entry.initiated_by})"
+        f" -> {entry.site}"
     )
     body = table(["CLIENT", "MANAGED ID", "GB", "RESULT", "REASON"], rows, colour, 3, (2,))
-    if not rows and entry.get("usage_unreadable"):
-        body = f"  usage not read: {entry.get('usage_source') or 'the usage data'}"
-    status_colour = _STATUS_COLOUR.get(entry["status"])
+    if not rows and entry.usage_unreadable:
+        body = f"  usage not read: {entry.usage_source or 'the usage data'}"
+    status_colour = _STATUS_COLOUR.get(entry.status)
 
-    invoices = entry.get("invoices")
+    invoices = entry.invoices
     lines = [
         f"  invoices: {invoice_line(i)}"
         for i in (invoices if isinstance(invoices, list) else [])
         if isinstance(i, dict)
     ]
-    lines = [f"  set: {a}" for a in entry.get("actions") or []] + lines
-    lines += [f"  next: {step}" for step in next_steps(entry, api)]
-    if len(shown) < len(entry["clients"]) and not entry.get("usage_unreadable"):
-        hidden = len(entry["clients"]) - len(shown)
+    lines = [f"  set: {a}" for a in entry.actions] + lines
+    # the advice reads the entry's JSON shape (domain/advice.py; a preview's rows hold `held`)
+    advised = preview if preview is not None else entry.to_dict()
+    lines += [f"  next: {step}" for step in next_steps(advised, api)]
+    if len(shown) < len(entry.clients) and not entry.usage_unreadable:
+        hidden = len(entry.clients) - len(shown)
         lines.insert(0, f"  ({hidden} published row(s) not shown; -v or --json shows every row)")
-    note = entry.get("notification")
+    note = entry.notification
     if note and note.get("status") != "disabled":
         lines.append(f"email: {_notification_text(note)}")
-    outcome = f"{entry['partner']} {entry['period']}: {summary(entry)}"
+    outcome = f"{entry.partner} {entry.period}: {summary(entry, preview is not None)}"
     return "\n".join(
         [
             paint(_line(head), "bold", colour),
@@ -190,7 +183,9 @@ RESULT_WIDTH = 48  # history's RESULT column; `history show ID` has the whole te
 
 
 def history_text(
-    entries: list[dict], colour: bool = False, zones: dict[str, str | None] | None = None
+    entries: list[EntrySummary],
+    colour: bool = False,
+    zones: dict[str, str | None] | None = None,
 ) -> str:
     """The history table: every time in one zone, named under the table (view_zone), one line
     per entry whatever the length of an error."""
@@ -198,20 +193,17 @@ def history_text(
         return "No publish operations recorded yet."
     name = view_zone(entries, zones)
 
-    def started(e: dict) -> str:
-        return local_moment(e.get("started_at"), name)
-
     rows = [
         [
-            e["id"],
-            started(e),
-            e["partner"],
-            e["mode"],
-            e["initiated_by"],
-            e["period"],
-            e["status"],
+            e.id,
+            local_moment(e.started_at, name),
+            e.partner,
+            e.mode,
+            e.initiated_by,
+            e.period,
+            e.status,
             one_line(summary(e), RESULT_WIDTH),
-            (e.get("notification") or {}).get("status", "-"),
+            (e.notification or {}).get("status", "-"),
         ]
         for e in entries
     ]
@@ -223,10 +215,12 @@ def history_text(
     ) + "\n(times in " + (name or "the machine's time zone") + ")"
 
 
-def view_zone(entries: list[dict], zones: dict[str, str | None] | None) -> str | None:
+def view_zone(
+    entries: list[EntrySummary], zones: dict[str, str | None] | None
+) -> str | None:
     """One zone for a view of several entries: the partners' zone when they all share one,
     else the machine's (None), so no column mixes zones."""
-    names = {(zones or {}).get(e.get("partner", "")) for e in entries}
+    names = {(zones or {}).get(e.partner) for e in entries}
     return names.pop() if len(names) == 1 else None
 
 
@@ -242,27 +236,27 @@ def local_moment(iso: object, name: str | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M} {moment.tzname()}"
 
 
-def entry_detail(entry: dict, colour: bool = False, zone_name: str | None = None) -> str:
+def entry_detail(entry: Entry, colour: bool = False, zone_name: str | None = None) -> str:
     """Everything about one history entry (`history show ID`); its times in `zone_name` (the
     partner's, as its emails use; None: the machine's), labelled."""
-    note = entry.get("notification") or {}
-    finished = entry.get("finished_at")
+    note = entry.notification or {}
+    finished = entry.finished_at
     fields = [
-        ("ID", entry["id"]),
-        ("Partner", entry["partner"]),
-        ("Period", entry["period"]),
-        ("Mode", entry["mode"]),
-        ("Initiated by", entry["initiated_by"]),
-        ("Started", local_moment(entry["started_at"], zone_name)),
+        ("ID", entry.id),
+        ("Partner", entry.partner),
+        ("Period", entry.period),
+        ("Mode", entry.mode),
+        ("Initiated by", entry.initiated_by),
+        ("Started", local_moment(entry.started_at, zone_name)),
         ("Finished", finished and local_moment(finished, zone_name)),
-        ("Site", entry["site"]),
-        ("Usage", entry.get("usage_source")),
-        ("Status", f"{entry['status']} (exit {entry.get('exit_code')})"),
-        ("Error", entry.get("error")),
+        ("Site", entry.site),
+        ("Usage", entry.usage_source),
+        ("Status", f"{entry.status} (exit {entry.exit_code})"),
+        ("Error", entry.error),
         ("Email", _notification_text(note) if note else None),
     ]
     lines = [f"{k + ':':<14}{v}" for k, v in fields if v]
-    lines += [f"{'Warning:':<14}{w}" for w in entry.get("warnings", [])]
+    lines += [f"{'Warning:':<14}{w}" for w in entry.warnings]
     return "\n".join(lines) + "\n\n" + entry_text(entry, colour)
 
 

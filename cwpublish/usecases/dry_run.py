@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from cwpublish.config.model import Config
 from cwpublish.domain.outcome import dry_run_exit_code, preview_outcome
-from cwpublish.domain.record import INVOICED, ClientResult, Status
+from cwpublish.domain.record import INVOICED, ClientResult, Entry, Status
 from cwpublish.publish.duplicates import duplicate_keys, find_duplicates
 from cwpublish.publish.overwrites import (
     Overwrite,
@@ -30,6 +30,25 @@ class DryRun:
     previews: list[dict]
     exit_code: int
     bodies: list[str] = field(default_factory=list)
+
+    def entries(self) -> list[Entry]:
+        """Each preview as a typed Entry for the terminal (no ID, no times: nothing ran).
+        The previews stay dicts: their --json key order is not an Entry's, and a newer-held
+        row carries `held`."""
+        return [preview_entry(p) for p in self.previews]
+
+
+def preview_entry(p: dict) -> Entry:
+    """A preview (built by `preview` below) as an Entry, for rendering only."""
+    return Entry(
+        partner=p["partner"], mode=p["mode"], initiated_by=p["initiated_by"],
+        period=p["period"], started_at="", site=p["site"], id="", status=p["status"],
+        exit_code=p["exit_code"], error=p["error"], usage_source=p["usage_source"],
+        clients=[ClientResult.from_dict(c) for c in p["clients"]],
+        unmapped=list(p["unmapped"]), warnings=list(p["warnings"]),
+        summed_with=list(p["summed_with"]), invoices=list(p["invoices"]),
+        usage_unreadable=p["usage_unreadable"],
+    )
 
 
 def dry_run(config: Config, req: ManualRequest, bodies: bool = False) -> DryRun:

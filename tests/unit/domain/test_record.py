@@ -8,11 +8,14 @@ from cwpublish.domain.record import (
     NOT_REACHED,
     ClientResult,
     Entry,
+    EntrySummary,
     Kind,
     PublishStatus,
     Status,
     unmapped_names,
 )
+from cwpublish.render.output import summary
+from cwpublish.state.history import summarize
 
 
 def test_status_and_kind_values_are_the_strings_on_disk():
@@ -55,3 +58,27 @@ def test_unmapped_rows_are_decided_by_name_in_row_order():
     rows = {"Zed": 1, "Acme": 2, "acme": 3, "Bob": 4}
     assert unmapped_names(rows, ["Acme", "Bob"]) == ["Zed", "acme"]
     assert unmapped_names(rows, []) == ["Zed", "Acme", "acme", "Bob"]
+
+
+def test_summary_is_the_history_log_line_key_for_key_and_round_trips():
+    entry = _entry()
+    entry.clients.append(ClientResult("D", "m-d", 2.0, Status.FAILED, "not sent", Kind.NOT_SENT))
+    line = summarize(entry.to_dict())  # what history.log holds for it
+    typed = entry.summary()
+    assert json.dumps(typed.to_dict()) == json.dumps(line)  # same keys, same order, same values
+    assert typed.counts == {"published": 1, "failed": 2, "skipped": 0}
+    assert typed.unmapped_count == 1
+    assert EntrySummary.from_dict(json.loads(json.dumps(line))) == typed
+    # the entry says which failures were not sent; its summary, without rows, cannot
+    assert summary(entry) == "published 1 of 3 clients (1 failed, 1 not sent)"
+    assert summary(typed) == "published 1 of 3 clients (2 failed)"
+
+
+def test_an_old_summary_without_the_newer_fields_reads_with_their_defaults():
+    old = {"id": "abc123", "partner": "acme", "mode": "automatic", "initiated_by": "schedule",
+           "period": "2026-10", "started_at": "2026-11-01T02:00:00+00:00", "site": "cw.example",
+           "status": "failed", "error": "login failed", "counts": {"failed": 4}}
+    typed = EntrySummary.from_dict(old)
+    assert (typed.actions, typed.state_key, typed.unmapped_count, typed.warnings) == (
+        (), None, 0, ())
+    assert summary(typed) == "FAILED: login failed"
