@@ -66,12 +66,17 @@ def dry_run(config: Config, req: ManualRequest, bodies: bool = False) -> DryRun:
     refused = bool(duplicates or overwrites) or invoiced
     result = DryRun(previews, dry_run_exit_code(previews, refused))
     if bodies:
-        result.bodies = [
-            target_class(p.partner.connectwise.api).preview(p.partner, p.to_send)
-            for p in plans
-            if p.to_send
-        ]
+        result.bodies = request_bodies(plans)
     return result
+
+
+def request_bodies(plans: list[Plan]) -> list[str]:
+    """The masked request of each plan's first call (-v), as its target would send it."""
+    return [
+        target_class(p.partner.connectwise.api).preview(p.partner, p.to_send)
+        for p in plans
+        if p.to_send
+    ]
 
 
 def preview(

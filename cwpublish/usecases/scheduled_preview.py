@@ -15,8 +15,7 @@ from cwpublish.publish.plan import default_initiated_by, pick_partners
 from cwpublish.publish.summing import attach_context
 from cwpublish.state.ledger import Ledger
 from cwpublish.state.schedule_state import ScheduleState
-from cwpublish.targets.registry import target_class
-from cwpublish.usecases.dry_run import DryRun, preview
+from cwpublish.usecases.dry_run import DryRun, preview, request_bodies
 from cwpublish.usecases.invoice_guard import read_invoices
 from cwpublish.usecases.scheduled_publish import (
     Due,
@@ -81,9 +80,5 @@ def preview_tonight(
         log.notice("Dry run: nothing is due tonight.")
     result = DryRun(previews, worst_exit_code([0] + [p["exit_code"] for p in previews]))
     if bodies:
-        result.bodies = [
-            target_class(p.partner.connectwise.api).preview(p.partner, p.to_send)
-            for p in plans
-            if p.to_send
-        ]
+        result.bodies = request_bodies(plans)
     return result
