@@ -31,12 +31,17 @@ UNKNOWN = Status.UNKNOWN  # a client sent by a run that was killed before its an
 NAMES_LISTED = 5  # at most this many clients named in one step
 
 
+def has_steps(status: str) -> bool:
+    """Whether an entry with this status gets any next step (a success gets none)."""
+    return status != "success"
+
+
 def next_steps(entry: dict, api: str | None = None) -> list[str]:
     """Steps for a history entry (or a dry run's preview, which has no ID); none for a success.
 
     `api`: the partner's `connectwise.api` ("soap" or "rest") when the caller knows it.
     """
-    if entry["status"] == "success":
+    if not has_steps(entry["status"]):
         return []
     if entry.get("usage_unreadable"):
         return _usage_unreadable(entry)

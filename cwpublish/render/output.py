@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from cwpublish.domain.advice import next_steps
+from cwpublish.domain.advice import has_steps, next_steps
 from cwpublish.domain.period import zone
 from cwpublish.domain.record import Entry, EntrySummary, PublishStatus, Status
 from cwpublish.text.redaction import clean_line, may_hold_secret
@@ -136,8 +136,10 @@ def entry_text(
     ]
     lines = [f"  set: {a}" for a in entry.actions] + lines
     # the advice reads the entry's JSON shape (domain/advice.py; a preview's rows hold `held`)
-    advised = preview if preview is not None else entry.to_dict()
-    lines += [f"  next: {step}" for step in next_steps(advised, api)]
+    if preview is not None:
+        lines += [f"  next: {step}" for step in next_steps(preview, api)]
+    elif has_steps(entry.status):  # a success's 5,000 rows are not turned into JSON for nothing
+        lines += [f"  next: {step}" for step in next_steps(entry.to_dict(), api)]
     if len(shown) < len(entry.clients) and not entry.usage_unreadable:
         hidden = len(entry.clients) - len(shown)
         lines.insert(0, f"  ({hidden} published row(s) not shown; -v or --json shows every row)")

@@ -60,3 +60,37 @@ def test_a_control_character_in_any_cell_of_a_big_table_is_made_harmless():
     assert "\r" not in text and "\x1b" not in text
     assert "Evil Name\\x1b[2K twice" in text
     assert len(text.splitlines()) == 3001
+
+
+NESTED = st.recursive(
+    st.none() | st.floats(allow_nan=False) | st.lists(st.sampled_from(
+        list("Pa5/w:rd&xé=\n\r \x00") + ["Pa55/w:rd&x", "UGE1NS93OnJkJng=", "Pa55/w:rd&amp;x"]),
+        max_size=8).map("".join),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from("abc"), inner),
+    max_leaves=12,
+)
+
+
+@given(NESTED)
+def test_scrub_checking_all_strings_at_once_agrees_with_redacting_each(value):
+    redaction.register("Pa55/w:rd&x")
+    try:
+        assert redaction.scrub(value) == redaction._scrub_each(value, False)
+    finally:
+        redaction.forget_all()
+
+
+@pytest.mark.parametrize("accent", [False, True])
+def test_a_secret_in_any_row_of_a_big_entry_is_masked_and_rows_are_copies(secret, accent):
+    rows = [{"name": f"Client {i}", "status": "published", "error": None} for i in range(5000)]
+    rows[4999]["name"] = "Müller" if accent else rows[4999]["name"]
+    rows[1234]["error"] = "ConnectWise: login Pa55%2Fw%3Ard%26x refused"
+    data = {"partner": "p", "clients": rows, "warnings": ["ends in UGE1NS93OnJkJng="]}
+    out = redaction.scrub(data)
+    assert out["clients"][1234]["error"] == f"ConnectWise: login {MASK} refused"
+    assert out["warnings"] == [f"ends in {MASK}"]
+    assert out["clients"][4999] == rows[4999] and out["clients"][0] is not rows[0]
+    rows[1234]["error"] = None
+    data["warnings"] = ["ends in nothing secret"]
+    clean = redaction.scrub(data)
+    assert clean == data and clean["clients"] is not rows and clean["clients"][1] is not rows[1]
