@@ -140,9 +140,11 @@ class Entry:
         data["warnings"] = list(self.warnings)
         data["actions"] = list(self.actions)
         data["notification"] = dict(self.notification) if self.notification else None
+        retry = self.scheduled_retry
+        data["scheduled_retry"] = None if retry is None else dict(retry)
         data["summed_with"] = [dict(o) for o in self.summed_with]
         data["invoices"] = [dict(i) for i in self.invoices]
-        return scrub(data)
+        return scrub(data, fresh=True)  # built here: not copied again
 
     @classmethod
     def from_dict(cls, data: dict) -> Entry:

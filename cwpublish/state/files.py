@@ -21,7 +21,7 @@ import errno
 import json
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -215,12 +215,38 @@ def move_aside(path: Path) -> Path:
 def write_json(path: Path, data: Any) -> None:
     """Atomically replace `path` with `data` as JSON, mode 0600 (never through a symlink)."""
     # Compact, so json's C encoder is used: history can hold 10 x 5,000 client rows.
-    write_bytes(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    write_bytes(path, _json_pieces(data))
 
 
-def write_bytes(path: Path, payload: bytes) -> None:
+def _json_pieces(data: Any) -> Iterator[str]:
+    """`data` as compact JSON (the very text of one dumps), in pieces: a long list is dumped a
+    batch of items at a time, so a 10,000-row entry's text is never whole in memory at once."""
+    if isinstance(data, dict) and all(isinstance(k, str) for k in data):
+        yield "{"
+        for i, (key, value) in enumerate(data.items()):
+            yield ("," if i else "") + _dumps(key) + ":"
+            yield from _json_pieces(value)
+        yield "}"
+    elif isinstance(data, list) and len(data) > _BATCH:
+        yield "["
+        for at in range(0, len(data), _BATCH):
+            yield ("," if at else "") + _dumps(data[at:at + _BATCH])[1:-1]
+        yield "]"
+    else:
+        yield _dumps(data)
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+_BATCH = 500  # list items dumped at a time
+
+
+def write_bytes(path: Path, payload: bytes | Iterable[str]) -> None:
     """Atomically replace `path` with `payload` (temporary file, fsync, rename), mode 0600,
-    never through a symlink: a kill at any moment leaves the old or the new file whole."""
+    never through a symlink: a kill at any moment leaves the old or the new file whole. Text
+    pieces are written as UTF-8 one at a time: a 10,000-row entry is never held whole twice."""
     import tempfile
 
     ensure_dir(path.parent)
@@ -238,7 +264,11 @@ def write_bytes(path: Path, payload: bytes) -> None:
             raise
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o600)
-            f.write(payload)
+            if isinstance(payload, bytes):
+                f.write(payload)
+            else:
+                for piece in payload:
+                    f.write(piece.encode("utf-8"))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

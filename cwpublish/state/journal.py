@@ -43,7 +43,7 @@ def begin(state_dir: Path, entry: Entry, sending: list, known: list[ClientResult
     data["sending"] = [[r.client, r.key, float(r.billable_gb)] for r in sending]
     data["status"] = str(entry.status)
     data["clients"] = [c.to_dict() for c in known]
-    write_json(_folder(state_dir) / f"{entry.id}.json", scrub(data))  # as history is
+    write_json(_folder(state_dir) / f"{entry.id}.json", scrub(data, fresh=True))
 
 
 def finish(state_dir: Path, entry: Entry, key: str) -> None:

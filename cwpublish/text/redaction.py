@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from cwpublish.text.sanitize import one_line
@@ -162,38 +163,52 @@ def _spaced(form: str) -> str:
     return r"(?:\s|=\r?\n)*".join(re.escape(c) for c in form if not c.isspace())
 
 
-def scrub(value: Any) -> Any:
-    """redact() applied to every string inside dicts and lists (a history entry, JSON). One
-    check of all the strings at once first: a 5,000-row entry with no secret in it (the usual
-    case) costs one substring search, not 30,000 redact() calls."""
+def scrub(value: Any, fresh: bool = False) -> Any:
+    """redact() applied to every string inside dicts and lists (a history entry, JSON), its
+    dicts and lists copied. A few checks of all the strings first: a 10,000-row entry with no
+    secret in it (the usual case) costs a few substring searches, not 60,000 redact() calls;
+    `fresh` (the caller built it for this): returned as it is then, never held twice."""
     if not _known:
         return value
-    texts: list[str] = []
-    copied = _copied(value, texts)
-    ascii_texts = [t for t in texts if t.isascii()]
-    if may_hold_secret(_SEPARATOR.join(ascii_texts)):
+    chunk: list[str] = []
+    size = 0
+    accented = False
+    for text in _strings(value):
+        if not text.isascii():
+            accented = True  # a name with an accent: only such strings are checked
+            continue
+        chunk.append(text)
+        size += len(text) + 1
+        if size >= _CHUNK:
+            if may_hold_secret(_SEPARATOR.join(chunk)):
+                return _scrub_each(value, False)
+            chunk, size = [], 0
+    if chunk and may_hold_secret(_SEPARATOR.join(chunk)):
         return _scrub_each(value, False)
-    if len(ascii_texts) == len(texts):
-        return copied
-    return _scrub_each(value, True)  # a name with an accent: only such strings are checked
+    if accented:
+        return _scrub_each(value, True)
+    return value if fresh else _scrub_each(value, True)  # all ASCII and clean: a plain copy
 
 
 # Between the strings of one check: neither whitespace nor part of a soft line break, so each
 # string's text (and its text squeezed of whitespace) is a substring of the joined check's:
-# a secret that redact() finds in any one string, _may_hold() finds in the joined text.
+# a secret that redact() finds in any one string, _may_hold() finds in the joined text. The
+# strings are checked a chunk at a time (each string whole in one chunk), so that the check of
+# a 10,000-row entry never holds a copy of all its text (and its lowered, squeezed copies).
 _SEPARATOR = "\0"
+_CHUNK = 64 * 1024  # characters per check
 
 
-def _copied(value: Any, texts: list[str]) -> Any:
-    """`value` with its dicts and lists copied (as scrub returns them), its strings in `texts`."""
+def _strings(value: Any) -> Iterator[str]:
+    """Every string inside `value` (its dicts' values and its lists' items), in order."""
     if isinstance(value, str):
-        texts.append(value)
-        return value
-    if isinstance(value, dict):
-        return {k: _copied(v, texts) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copied(v, texts) for v in value]
-    return value
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
 
 
 def _scrub_each(value: Any, ascii_clean: bool) -> Any:

@@ -82,3 +82,11 @@ def test_locked_keyring_is_exit_2_with_the_fix(sim, make_config, run):
     check = run(config, "check-config")
     assert check.exit_code == 2 and "✗ [acme] keyring is locked" in check.stdout
     assert run(config, "credentials", "set", "--partner", "acme", input="x\n").exit_code == 2
+
+
+def test_write_json_of_a_long_list_is_the_text_of_one_dumps(tmp_path):
+    data = {"id": "x", "clients": [{"name": f"Zoë {i}", "gb": i / 4} for i in range(1_234)],
+            "nested": {"rows": [[i, None] for i in range(501)], "none": None}, "empty": []}
+    write_json(tmp_path / "e.json", data)
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    assert (tmp_path / "e.json").read_bytes() == text.encode("utf-8")

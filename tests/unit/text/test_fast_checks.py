@@ -94,3 +94,16 @@ def test_a_secret_in_any_row_of_a_big_entry_is_masked_and_rows_are_copies(secret
     data["warnings"] = ["ends in nothing secret"]
     clean = redaction.scrub(data)
     assert clean == data and clean["clients"] is not rows and clean["clients"][1] is not rows[1]
+
+
+def test_scrub_of_a_10000_row_entry_masks_a_secret_in_any_chunk(secret):
+    rows = [{"name": f"Client {i:05d}", "error": None} for i in range(10_000)]
+    clean = {"clients": rows, "warnings": []}
+    assert redaction.scrub(clean, fresh=True) is clean  # built for it: not copied
+    assert redaction.scrub(clean) == clean and redaction.scrub(clean) is not clean
+    last = {"clients": rows + [{"name": f"echo {secret}", "error": None}], "warnings": []}
+    accent = {"clients": rows + [{"name": f"Zoë {secret}", "error": None}], "warnings": []}
+    for data in (last, accent):
+        scrubbed = redaction.scrub(data)
+        assert scrubbed["clients"][-1]["name"].endswith(MASK)
+        assert secret not in str(scrubbed) and scrubbed["clients"][:3] == rows[:3]
