@@ -121,6 +121,7 @@ def publish_manual(
     if prompter.interactive and not prompter.confirm_plans(plans):
         raise Aborted("aborted; nothing was sent")
     with PublishLock(config.state_dir):
+        require_recorded(config)  # a run that finished while we asked: recorded before the guard
         if not req.force:
             plans = guard(config, plans, prompter, accepted, again=True)
         return execute_locked(config, plans, progress, req.notify, stop_on_failure=backfill)
