@@ -87,7 +87,7 @@ def context(plan: Plan, ledger: Ledger) -> list[OtherClient]:
             if received is None:
                 continue
         if c.name in rows:
-            found.append(OtherClient(c.name, c.managed_id, Decimal(rows[c.name]), FROM_USAGE))
+            found.append(OtherClient(c.name, c.managed_id, rows[c.name], FROM_USAGE))
             continue
         received = received or last_received(ledger, key, plan.period, c.managed_id)
         if received is None:

@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 
 from cwpublish.render.output import table
+from cwpublish.text.sanitize import shown
 
 # Scripts read the CSV by position too: new columns go at the end, never in between.
 FIELDS = ["client", "managed_id", "billable_gb", "period", "in_connectwise", "in_connectwise_gb"]
 NUMERIC = {"billable_gb", "in_connectwise_gb"}  # written as plain numbers, never neutralised
-# C0/C1 controls, DEL, line/paragraph separators, bidi overrides and isolates
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # OWASP CSV injection
 
 
 def visible(text: str) -> str:
     """`text` with every control or bidi character shown escaped (`\\x1b`, `\\u202e`), so
-    each cell stays one line and reads as what it holds."""
-    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    each cell stays one line and reads as what it holds (text/sanitize.shown)."""
+    return shown(text)
 
 
 def csv_cell(field: str, value: str) -> str:

@@ -69,6 +69,3 @@ def shown_lines(text: str) -> str:
     return "\n".join(shown(line) for line in text.split("\n"))
 
 
-def is_clean(text: str) -> bool:
-    """Whether `text` is already safe (no control or separator characters)."""
-    return not _patterns()[0].search(text)
