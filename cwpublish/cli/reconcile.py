@@ -8,6 +8,7 @@ import click
 
 from cwpublish.cli.base import State, cli, dump, exit_code_help, partner_option
 from cwpublish.cli.outputs import email_option, output_option, partner_and_period, write_output
+from cwpublish.text.redaction import scrub
 
 
 @cli.command(epilog=exit_code_help("reconcile"))
@@ -50,7 +51,7 @@ def reconcile(
     data = reconciling.build(config, p, period)
     if output:
         if fmt == "json":
-            text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+            text = json.dumps(scrub(data), indent=2, ensure_ascii=False) + "\n"
         else:
             text = reconciling.render(data, fmt)
         write_output(output, text, f"Wrote the {data['period']} reconciliation of {p.name} to "
