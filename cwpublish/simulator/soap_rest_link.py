@@ -23,6 +23,7 @@ def mirror(rest: RestTenant, company: dict, device: dict) -> None:
               "backupMonth": device["month"]}
     for config in rest.configurations:
         if (config["type"]["id"] == ctype["id"]
+                and (config.get("company") or {}).get("id") == owner["id"]
                 and str(config.get("deviceIdentifier")).casefold()
                 == str(device["identifier"]).casefold()):
             config.update(values)

@@ -49,8 +49,10 @@ def create(
             return Created(not_kept(answer, expected))
         if find is None:  # nothing can tell whether it was stored: never guess
             raise lost
-        # wait first, then read: the site may still be storing it (a gateway's 504), and a
-        # second create must follow a read made after the wait, never one made before it
+        # when another create is allowed, wait first, then read: the site may still be storing
+        # it (a gateway's 504), and a second create must follow a read made after the wait.
+        # With no retry left the read comes at once: a record stored later reads as absent,
+        # the client fails, and the next publish reads before it writes
         delay = backoff(cw, attempt)
         again = attempt <= cw.retries and within_budget(cw, started, delay)
         again = again and pause(lost, delay, attempt, cw)
